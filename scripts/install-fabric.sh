@@ -64,10 +64,19 @@ for c in "${COMMANDS[@]}"; do
   i=$((i + 1))
   log "  [$i/${#COMMANDS[@]}] go install github.com/hyperledger/fabric/cmd/$c"
   start=$(date +%s)
-  if ! GOBIN="$BIN" GOTOOLCHAIN=local GOFLAGS=-mod=mod go install "github.com/hyperledger/fabric/cmd/$c@$FABRIC_COMMIT" >&2; then
-    echo "install-fabric: building $c failed (see the go output above)" >&2
+  out=$(mktemp)
+  if ! GOBIN="$BIN" GOTOOLCHAIN=local GOFLAGS=-mod=mod go install "github.com/hyperledger/fabric/cmd/$c@$FABRIC_COMMIT" 2>"$out"; then
+    cat "$out" >&2
+    if grep -q '403 Forbidden' "$out"; then
+      echo "install-fabric: the Go module proxy ($(go env GOPROXY)) refused github.com/hyperledger/fabric@$FABRIC_COMMIT (403)." >&2
+      echo "install-fabric: Fabric cannot be built from this machine's registries; nothing was installed." >&2
+    else
+      echo "install-fabric: building $c failed (see the go output above)" >&2
+    fi
+    rm -f "$out"
     exit 1
   fi
+  rm -f "$out"
   log "        done in $(( $(date +%s) - start )) s"
 done
 printf 'version=%s\ncommit=%s\ngo=%s\n' "$FABRIC_VERSION" "$FABRIC_COMMIT" "$go_have" > "$STAMP"
