@@ -1,1 +1,206 @@
-fn main() {}
+//! `vpn-centre` binary: serves the warnings API, and lists or deletes warnings of a running centre.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use vpn_centre::config::{Config, LogFormat};
+use vpn_centre::http::{AppState, router};
+use vpn_centre::{WarningClient, WarningFilter, WarningsStore};
+
+#[derive(Parser)]
+#[command(
+    name = "vpn-centre",
+    version,
+    about = "SF2C-BC VPN Centre: warnings from fog validators"
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the warnings API.
+    Serve {
+        /// Address to listen on (overrides config file and SF2C_VPN_LISTEN).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Directory holding the warnings database (overrides config file and SF2C_VPN_DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// TOML config file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Inspect or prune the warnings of a running centre.
+    Warnings {
+        /// Base URL of the centre.
+        #[arg(long, default_value = "http://127.0.0.1:7300")]
+        url: String,
+        #[command(subcommand)]
+        action: WarningsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum WarningsAction {
+    /// Print warnings newest first, one JSON object per line.
+    List {
+        #[arg(long)]
+        device: Option<String>,
+        #[arg(long)]
+        code: Option<i32>,
+        #[arg(long)]
+        submitter: Option<String>,
+        /// Only warnings refused at or after this time (ms since the Unix epoch).
+        #[arg(long)]
+        since: Option<u64>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Only warnings with an id below this one (paging cursor).
+        #[arg(long)]
+        before: Option<u64>,
+    },
+    /// Print how many warnings are stored.
+    Count,
+    /// Delete one warning by id.
+    Delete { id: u64 },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            listen,
+            data_dir,
+            config,
+        } => {
+            let mut settings = Config::load(config.as_deref(), |k| std::env::var(k).ok())?;
+            if let Some(l) = listen {
+                settings.listen = l;
+            }
+            if let Some(d) = data_dir {
+                settings.data_dir = d;
+            }
+            if let Some(f) = cli.log_format {
+                settings.log_format = f;
+            }
+            init_tracing(settings.log_format);
+            serve(settings).await
+        }
+        Command::Warnings { url, action } => {
+            init_tracing(cli.log_format.unwrap_or_default());
+            warnings(&url, action).await
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn serve(settings: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot create data directory {}; choose a writable --data-dir",
+            settings.data_dir.display()
+        )
+    })?;
+    let store = WarningsStore::open(&settings.database_path())?;
+    let app = router(AppState::new(store), settings.body_limit_bytes);
+    let listener = TcpListener::bind(settings.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {}; is another process using it?",
+            settings.listen
+        )
+    })?;
+    let local = listener
+        .local_addr()
+        .context("listener has no local address")?;
+    // Printed on stdout so scripts started with port 0 can learn the real port.
+    println!("vpn-centre listening on http://{local}");
+    tracing::info!(listen = %local, data_dir = %settings.data_dir.display(), "vpn-centre started");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
+    tracing::info!("vpn-centre stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, letting in-flight requests finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+async fn warnings(url: &str, action: WarningsAction) -> anyhow::Result<()> {
+    let client = WarningClient::new(url)?;
+    match action {
+        WarningsAction::List {
+            device,
+            code,
+            submitter,
+            since,
+            limit,
+            before,
+        } => {
+            let filter = WarningFilter {
+                device,
+                code,
+                submitter,
+                since_ms: since,
+            };
+            let page = client.list(&filter, Some(limit), before).await?;
+            for w in &page.warnings {
+                println!("{}", serde_json::to_string(w)?);
+            }
+            if let Some(next) = page.next_before {
+                eprintln!("more warnings: pass --before {next}");
+            }
+        }
+        WarningsAction::Count => {
+            println!("{}", client.count(&WarningFilter::default()).await?);
+        }
+        WarningsAction::Delete { id } => {
+            client.delete(id).await?;
+            eprintln!("deleted warning {id}");
+        }
+    }
+    Ok(())
+}

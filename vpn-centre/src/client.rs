@@ -1,0 +1,263 @@
+//! HTTP client of the warnings API, used by validators to report and by operators to inspect.
+//!
+//! Built on hyper-util's client, which axum's hyper already brings in: no second HTTP stack
+//! and no second TLS crypto provider; mutual TLS can be added with tokio-rustls later.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode, Uri, header};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::http::{CountBody, ErrorBody};
+use crate::warning::{NewWarning, Warning};
+use crate::warnings_store::{WarningFilter, WarningPage};
+
+/// How long one request may take, connection included, unless changed.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a call to the VPN Centre failed; callers decide to retry on `is_retryable`.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("VPN Centre URL {url:?} is not usable: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("VPN Centre at {url} is unreachable: {reason}; check it runs and the address is right")]
+    Unreachable { url: String, reason: String },
+    #[error("VPN Centre at {url} did not answer within {timeout:?}")]
+    Timeout { url: String, timeout: Duration },
+    #[error("VPN Centre refused the request with {status}: {}{}", body.error,
+        body.field.as_ref().map(|f| format!(" (field `{f}`)")).unwrap_or_default())]
+    Refused { status: StatusCode, body: ErrorBody },
+    #[error("VPN Centre at {url} sent an answer that cannot be read: {reason}")]
+    BadAnswer { url: String, reason: String },
+}
+
+impl ClientError {
+    /// True when sending the same request later may succeed (network trouble or a server fault).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } | Self::Timeout { .. } => true,
+            Self::Refused { status, .. } => status.is_server_error(),
+            Self::BadUrl { .. } | Self::BadAnswer { .. } => false,
+        }
+    }
+}
+
+/// A handle on one VPN Centre's warnings API.
+#[derive(Clone)]
+pub struct WarningClient {
+    base: String,
+    http: Client<HttpConnector, Full<Bytes>>,
+    timeout: Duration,
+}
+
+impl WarningClient {
+    /// `base_url` like `http://127.0.0.1:7300`; only plain HTTP until mutual TLS lands.
+    pub fn new(base_url: &str) -> Result<Self, ClientError> {
+        let base = base_url.trim_end_matches('/').to_string();
+        let bad = |reason: &str| ClientError::BadUrl {
+            url: base_url.to_string(),
+            reason: reason.to_string(),
+        };
+        let uri: Uri = base.parse().map_err(|_| bad("not a valid URL"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some(other) => {
+                return Err(bad(&format!(
+                    "scheme {other:?} is not supported yet; use http://"
+                )));
+            }
+            None => return Err(bad("missing scheme; write it as http://HOST:PORT")),
+        }
+        if uri.host().is_none() {
+            return Err(bad("missing host"));
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(DEFAULT_TIMEOUT));
+        let http = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(Self {
+            base,
+            http,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// Changes the per-request time limit.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends one warning; returns it as stored.
+    pub async fn report(&self, warning: &NewWarning) -> Result<Warning, ClientError> {
+        self.call(Method::POST, "/v1/warnings", Some(warning)).await
+    }
+
+    /// Sends several warnings at once; all are stored or none.
+    pub async fn report_batch(&self, warnings: &[NewWarning]) -> Result<Vec<Warning>, ClientError> {
+        self.call(Method::POST, "/v1/warnings", Some(warnings))
+            .await
+    }
+
+    /// One page of warnings, newest first.
+    pub async fn list(
+        &self,
+        filter: &WarningFilter,
+        limit: Option<u32>,
+        before: Option<u64>,
+    ) -> Result<WarningPage, ClientError> {
+        let mut query = filter_query(filter);
+        if let Some(l) = limit {
+            query.push(format!("limit={l}"));
+        }
+        if let Some(b) = before {
+            query.push(format!("before={b}"));
+        }
+        let path = with_query("/v1/warnings", &query);
+        self.call::<(), _>(Method::GET, &path, None).await
+    }
+
+    /// How many warnings match `filter`.
+    pub async fn count(&self, filter: &WarningFilter) -> Result<u64, ClientError> {
+        let path = with_query("/v1/warnings/count", &filter_query(filter));
+        let body: CountBody = self.call::<(), _>(Method::GET, &path, None).await?;
+        Ok(body.count)
+    }
+
+    /// Deletes one warning by id.
+    pub async fn delete(&self, id: u64) -> Result<(), ClientError> {
+        let path = format!("/v1/warnings/{id}");
+        self.send::<()>(Method::DELETE, &path, None)
+            .await
+            .map(|_| ())
+    }
+
+    async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let bytes = self.send(method, path, body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::BadAnswer {
+            url,
+            reason: e.to_string(),
+        })
+    }
+
+    async fn send<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Bytes, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let payload = match body {
+            Some(b) => Bytes::from(serde_json::to_vec(b).map_err(|e| ClientError::BadUrl {
+                url: url.clone(),
+                reason: format!("request body cannot be encoded: {e}"),
+            })?),
+            None => Bytes::new(),
+        };
+        let request = Request::builder()
+            .method(method)
+            .uri(&url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(payload))
+            .map_err(|e| ClientError::BadUrl {
+                url: url.clone(),
+                reason: e.to_string(),
+            })?;
+        let exchange = async {
+            let response =
+                self.http
+                    .request(request)
+                    .await
+                    .map_err(|e| ClientError::Unreachable {
+                        url: url.clone(),
+                        reason: error_chain(&e),
+                    })?;
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| ClientError::Unreachable {
+                    url: url.clone(),
+                    reason: format!("answer cut off: {e}"),
+                })?
+                .to_bytes();
+            Ok::<_, ClientError>((status, bytes))
+        };
+        let (status, bytes) = tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| ClientError::Timeout {
+                url: url.clone(),
+                timeout: self.timeout,
+            })??;
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| ErrorBody {
+            error: String::from_utf8_lossy(&bytes).trim().to_string(),
+            field: None,
+            index: None,
+        });
+        Err(ClientError::Refused { status, body })
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn filter_query(filter: &WarningFilter) -> Vec<String> {
+    let mut query = Vec::new();
+    if let Some(d) = &filter.device {
+        query.push(format!("device={}", encode(d)));
+    }
+    if let Some(c) = filter.code {
+        query.push(format!("code={c}"));
+    }
+    if let Some(s) = &filter.submitter {
+        query.push(format!("submitter={}", encode(s)));
+    }
+    if let Some(t) = filter.since_ms {
+        query.push(format!("since={t}"));
+    }
+    query
+}
+
+fn with_query(path: &str, query: &[String]) -> String {
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,137 @@
+//! Service settings: defaults, then a TOML file, then environment, then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::http::DEFAULT_BODY_LIMIT;
+
+/// Environment variable overriding `listen`.
+pub const ENV_LISTEN: &str = "SF2C_VPN_LISTEN";
+/// Environment variable overriding `data_dir`.
+pub const ENV_DATA_DIR: &str = "SF2C_VPN_DATA_DIR";
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// Settings of `vpn-centre serve`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub body_limit_bytes: usize,
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7300)),
+            data_dir: PathBuf::from("vpn-centre-data"),
+            body_limit_bytes: DEFAULT_BODY_LIMIT,
+            log_format: LogFormat::Human,
+        }
+    }
+}
+
+/// Why settings could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("{name}={value:?} is not a socket address like 127.0.0.1:7300")]
+    BadListen { name: &'static str, value: String },
+}
+
+impl Config {
+    /// Defaults overlaid by `file` (if given) and then by the environment `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.to_owned(),
+                    source,
+                })?
+            }
+            None => Config::default(),
+        };
+        if let Some(value) = env(ENV_LISTEN) {
+            config.listen = value.parse().map_err(|_| ConfigError::BadListen {
+                name: ENV_LISTEN,
+                value: value.clone(),
+            })?;
+        }
+        if let Some(value) = env(ENV_DATA_DIR) {
+            config.data_dir = PathBuf::from(value);
+        }
+        Ok(config)
+    }
+
+    /// The SQLite file inside the data directory.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("warnings.sqlite3")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("centre.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/from/file\"\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+
+        let only_file = Config::load(Some(&file), |_| None).unwrap();
+        assert_eq!(only_file.listen.port(), 9000);
+        assert_eq!(only_file.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(only_file.log_format, LogFormat::Json);
+        assert_eq!(only_file.body_limit_bytes, DEFAULT_BODY_LIMIT);
+
+        let env = |k: &str| (k == ENV_DATA_DIR).then(|| "/from/env".to_string());
+        let overridden = Config::load(Some(&file), env).unwrap();
+        assert_eq!(overridden.data_dir, PathBuf::from("/from/env"));
+        assert_eq!(overridden.listen.port(), 9000);
+    }
+
+    #[test]
+    fn bad_values_are_reported() {
+        let env = |k: &str| (k == ENV_LISTEN).then(|| "localhost".to_string());
+        let err = Config::load(None, env).unwrap_err();
+        assert!(err.to_string().contains(ENV_LISTEN), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("centre.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n").unwrap();
+        let err = Config::load(Some(&file), |_| None).unwrap_err();
+        assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+    }
+}

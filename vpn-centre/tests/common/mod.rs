@@ -1,0 +1,150 @@
+//! Test harness: sample warnings, an in-process server, the real binary under a kill-on-drop guard,
+//! and a raw HTTP/1.1 sender for bodies no well-behaved client would send.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use vpn_centre::NewWarning;
+use vpn_centre::http::{AppState, router};
+use vpn_centre::warnings_store::WarningsStore;
+
+pub const DEVICE_A: &str = "6f1c2a8e-3b4d-4c5e-8f9a-0b1c2d3e4f50";
+pub const DEVICE_B: &str = "0d9e8f7a-6b5c-4d3e-9f1a-2b3c4d5e6f70";
+
+pub fn sample(submitter: &str, device: Option<&str>, code: i32, time_ms: u64) -> NewWarning {
+    NewWarning {
+        submitter: submitter.to_string(),
+        offender_address: "10.8.0.12:51000".to_string(),
+        offender_device: device.map(str::to_string),
+        time_ms,
+        code,
+        reason: format!("refused with code {code}"),
+    }
+}
+
+/// The API served in-process on 127.0.0.1:0 with a real SQLite file; stops when dropped.
+pub struct InProcessServer {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl InProcessServer {
+    pub async fn start(db: &Path, body_limit: usize) -> Self {
+        let store = WarningsStore::open(db).unwrap();
+        let app = router(AppState::new(store), body_limit);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { addr, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for InProcessServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_vpn-centre")
+}
+
+/// The built `vpn-centre serve` process; killed by PID when dropped.
+pub struct BinaryServer {
+    child: Child,
+    pub url: String,
+}
+
+impl BinaryServer {
+    /// Starts the binary on 127.0.0.1:0 and waits for the line announcing its address.
+    pub fn start(args: &[&str], envs: &[(&str, &Path)]) -> Self {
+        let mut cmd = Command::new(binary());
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("SF2C_VPN_LISTEN")
+            .env_remove("SF2C_VPN_DATA_DIR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("vpn-centre listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Self { child, url }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Asks for a graceful stop with SIGTERM and waits for the exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("vpn-centre did not stop within 5 s of SIGTERM");
+    }
+}
+
+impl Drop for BinaryServer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Sends one raw HTTP/1.1 request and returns status code and body text.
+pub async fn raw_request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("no answer within 10 s")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
