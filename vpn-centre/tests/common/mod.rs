@@ -74,6 +74,8 @@ impl BinaryServer {
             .args(args)
             .env_remove("SF2C_VPN_LISTEN")
             .env_remove("SF2C_VPN_DATA_DIR")
+            // Only problems reach the test output.
+            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in envs {

@@ -1,0 +1,120 @@
+//! The built `vpn-centre` binary: persistence across restarts, graceful stop, CLI subcommands.
+
+mod common;
+
+use std::process::Command;
+
+use common::{BinaryServer, DEVICE_A, DEVICE_B, binary, sample};
+use vpn_centre::{WarningClient, WarningFilter};
+
+#[tokio::test]
+async fn warnings_survive_a_restart_on_the_same_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+
+    let first = BinaryServer::start(&["--data-dir", data], &[]);
+    let client = WarningClient::new(&first.url).unwrap();
+    let kept = client
+        .report_batch(&[
+            sample("validator-1", Some(DEVICE_A), -32001, 1_000),
+            sample("validator-2", Some(DEVICE_B), -32002, 2_000),
+        ])
+        .await
+        .unwrap();
+    let newest = client
+        .report(&sample("validator-1", None, -32003, 3_000))
+        .await
+        .unwrap();
+    client.delete(newest.id).await.unwrap();
+    let status = first.terminate();
+    assert!(
+        status.success(),
+        "graceful stop should exit 0, got {status}"
+    );
+
+    let second = BinaryServer::start(&["--data-dir", data], &[]);
+    let client = WarningClient::new(&second.url).unwrap();
+    let page = client
+        .list(&WarningFilter::default(), None, None)
+        .await
+        .unwrap();
+    let mut expected = kept.clone();
+    expected.reverse();
+    assert_eq!(page.warnings, expected);
+
+    // Ids are never reused, not even the deleted newest one.
+    let later = client
+        .report(&sample("validator-3", None, -32001, 4_000))
+        .await
+        .unwrap();
+    assert!(
+        later.id > newest.id,
+        "{} should exceed {}",
+        later.id,
+        newest.id
+    );
+}
+
+#[tokio::test]
+async fn data_dir_can_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("centre");
+    let server = BinaryServer::start(&[], &[("SF2C_VPN_DATA_DIR", &data)]);
+    let client = WarningClient::new(&server.url).unwrap();
+    client
+        .report(&sample("validator-1", None, -32001, 1))
+        .await
+        .unwrap();
+    assert!(data.join("warnings.sqlite3").is_file());
+}
+
+#[tokio::test]
+async fn cli_lists_and_deletes_warnings_of_a_running_centre() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = BinaryServer::start(&["--data-dir", dir.path().to_str().unwrap()], &[]);
+    let client = WarningClient::new(&server.url).unwrap();
+    let stored = client
+        .report_batch(&[
+            sample("validator-1", Some(DEVICE_A), -32001, 1_000),
+            sample("validator-1", Some(DEVICE_B), -32002, 2_000),
+        ])
+        .await
+        .unwrap();
+
+    let cli = |args: &[&str]| {
+        Command::new(binary())
+            .args(["warnings", "--url", &server.url])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    let out = cli(&["list", "--device", DEVICE_B]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<vpn_centre::Warning> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines, vec![stored[1].clone()]);
+
+    let out = cli(&["delete", &stored[0].id.to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(client.count(&WarningFilter::default()).await.unwrap(), 1);
+
+    let out = cli(&["delete", &stored[0].id.to_string()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("404"), "{err}");
+
+    let out = cli(&["count"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+}
