@@ -1,1 +1,187 @@
-fn main() {}
+//! `cloud-sink` command: serve the telemetry store, or ask a running one for data and counts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use cloud_sink::config::{Config, Overrides};
+use cloud_sink::http::App;
+use cloud_sink::server::Server;
+use cloud_sink::{Database, SinkClient, Store, TelemetryQuery};
+
+#[derive(Parser)]
+#[command(
+    name = "cloud-sink",
+    version,
+    about = "Durable store of accepted SF2C-BC telemetry"
+)]
+struct Cli {
+    /// Log line format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the sink's HTTP API over a database.
+    Serve {
+        /// Address to listen on [env: SF2C_SINK_LISTEN] [default: 127.0.0.1:7400].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// `sqlite:PATH` or a `postgres://` URL [env: SF2C_SINK_DATABASE] [default: sqlite:./cloud-sink.db].
+        #[arg(long)]
+        database: Option<String>,
+        /// TOML file with listen, database, max_body_bytes, max_batch_records, max_query_records.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print the stored records of one device from a running sink, as JSON lines.
+    Query {
+        #[arg(long, default_value = "http://127.0.0.1:7400")]
+        sink: String,
+        #[arg(long)]
+        device: String,
+        #[arg(long)]
+        from_ms: Option<u64>,
+        #[arg(long)]
+        to_ms: Option<u64>,
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Print row counts of a running sink as JSON.
+    Counts {
+        #[arg(long, default_value = "http://127.0.0.1:7400")]
+        sink: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Serve {
+            listen,
+            database,
+            config,
+        } => {
+            let config = Config::load(
+                config.as_deref(),
+                |k| std::env::var(k).ok(),
+                Overrides { listen, database },
+            )?;
+            serve(config).await
+        }
+        Command::Query {
+            sink,
+            device,
+            from_ms,
+            to_ms,
+            limit,
+        } => {
+            let client = SinkClient::new(&sink)?;
+            let records = client
+                .query(&TelemetryQuery {
+                    device,
+                    from_ms,
+                    to_ms,
+                    limit,
+                })
+                .await?;
+            for record in records {
+                println!("{}", serde_json::to_string(&record)?);
+            }
+            Ok(())
+        }
+        Command::Counts { sink } => {
+            let counts = SinkClient::new(&sink)?.counts().await?;
+            println!("{}", serde_json::to_string_pretty(&counts)?);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let store = Database::open(&config.database)
+        .await
+        .with_context(|| format!("opening the database {}", redact(&config.database)))?;
+    store
+        .health()
+        .await
+        .context("first health check of the database")?;
+    let server = Server::bind(config.listen).await?;
+    tracing::info!(
+        listen = %server.local_addr(),
+        database = redact(&config.database),
+        backend = store.kind(),
+        "cloud sink listening"
+    );
+    let app = Arc::new(App {
+        store,
+        limits: config.limits,
+        metrics: Default::default(),
+    });
+    server.serve(app, shutdown_signal()).await?;
+    tracing::info!("cloud sink stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM; stopping on SIGINT only");
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// Hides a password in a database URL before it is logged.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.into();
+    };
+    match rest.split_once('@') {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.into(),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

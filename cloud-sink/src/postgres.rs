@@ -1,0 +1,238 @@
+//! PostgreSQL backend: a few connections, each batch one `INSERT .. SELECT FROM unnest` statement.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::Mutex;
+use tokio_postgres::{Client, Config, NoTls, Statement};
+
+use crate::api::{CountsResponse, DeviceCount, IngestResponse, TelemetryRecord};
+use crate::store::{Store, StoreError, parse_data, to_i64, to_u64};
+
+/// `data` is `json`, not `jsonb`, so the measurements come back exactly as the device sent them.
+const SCHEMA: &str = "
+SET LOCAL client_min_messages = warning;
+SELECT pg_advisory_xact_lock(7400);
+CREATE TABLE IF NOT EXISTS telemetry (
+    device      TEXT   NOT NULL,
+    seq         BIGINT NOT NULL,
+    ts_ms       BIGINT NOT NULL,
+    received_ms BIGINT NOT NULL,
+    validator   TEXT   NOT NULL,
+    data        JSON   NOT NULL,
+    message     TEXT   NOT NULL,
+    PRIMARY KEY (device, seq)
+);
+CREATE INDEX IF NOT EXISTS telemetry_device_ts ON telemetry (device, ts_ms);
+";
+
+/// One statement is one transaction: the whole batch lands or none of it does.
+const INSERT: &str = "INSERT INTO telemetry (device, seq, ts_ms, received_ms, validator, data, message)
+     SELECT d, s, t, r, v, x::json, m
+     FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[])
+          AS batch(d, s, t, r, v, x, m)
+     ON CONFLICT (device, seq) DO NOTHING";
+
+const QUERY: &str =
+    "SELECT device, seq, ts_ms, received_ms, validator, data::text, message FROM telemetry
+     WHERE device = $1 AND ts_ms >= $2 AND ($3::bigint IS NULL OR ts_ms < $3)
+     ORDER BY seq LIMIT $4";
+
+const COUNTS: &str = "SELECT device, COUNT(*)::bigint, MAX(seq) FROM telemetry
+     GROUP BY device ORDER BY device COLLATE \"C\"";
+
+/// Connections kept open; concurrent batches spread over them.
+const POOL_SIZE: usize = 4;
+
+/// One pooled connection with its prepared statements.
+struct Slot {
+    client: Client,
+    insert: Statement,
+    query: Statement,
+}
+
+/// Telemetry in a PostgreSQL database.
+pub struct PostgresStore {
+    config: Config,
+    slots: Vec<Mutex<Slot>>,
+    next: AtomicUsize,
+}
+
+fn pg_err(operation: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
+    move |source| StoreError::Postgres { operation, source }
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url`, creates the schema if missing and opens the pool.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let config: Config =
+            url.parse()
+                .map_err(|e: tokio_postgres::Error| StoreError::BadUrl {
+                    url: url.into(),
+                    reason: e.to_string(),
+                })?;
+        let mut first = connect_client(&config).await?;
+        let tx = first
+            .transaction()
+            .await
+            .map_err(pg_err("starting schema creation"))?;
+        tx.batch_execute(SCHEMA)
+            .await
+            .map_err(pg_err("creating the schema"))?;
+        tx.commit().await.map_err(pg_err("committing the schema"))?;
+        let mut slots = vec![Mutex::new(prepare(first).await?)];
+        for _ in 1..POOL_SIZE {
+            slots.push(Mutex::new(prepare(connect_client(&config).await?).await?));
+        }
+        Ok(Self {
+            config,
+            slots,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Takes the next connection, reconnecting it first if the server dropped it.
+    async fn slot(&self) -> Result<tokio::sync::MutexGuard<'_, Slot>, StoreError> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        let mut slot = self.slots[index].lock().await;
+        if slot.client.is_closed() {
+            tracing::info!("reconnecting to PostgreSQL");
+            *slot = prepare(connect_client(&self.config).await?).await?;
+        }
+        Ok(slot)
+    }
+}
+
+fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a tokio_postgres::Row,
+    index: usize,
+) -> Result<T, StoreError> {
+    row.try_get(index).map_err(pg_err("reading a row"))
+}
+
+async fn connect_client(config: &Config) -> Result<Client, StoreError> {
+    let (client, connection) = config.connect(NoTls).await.map_err(pg_err("connecting"))?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(%error, "PostgreSQL connection closed");
+        }
+    });
+    Ok(client)
+}
+
+async fn prepare(client: Client) -> Result<Slot, StoreError> {
+    let insert = client
+        .prepare(INSERT)
+        .await
+        .map_err(pg_err("preparing the insert"))?;
+    let query = client
+        .prepare(QUERY)
+        .await
+        .map_err(pg_err("preparing the query"))?;
+    Ok(Slot {
+        client,
+        insert,
+        query,
+    })
+}
+
+impl Store for PostgresStore {
+    async fn ingest(&self, records: Vec<TelemetryRecord>) -> Result<IngestResponse, StoreError> {
+        let column = |f: fn(&TelemetryRecord) -> i64| records.iter().map(f).collect::<Vec<i64>>();
+        let devices: Vec<&str> = records.iter().map(|r| r.device.as_str()).collect();
+        let seqs = column(|r| to_i64(r.seq));
+        let ts = column(|r| to_i64(r.ts_ms));
+        let received = column(|r| to_i64(r.received_ms));
+        let validators: Vec<&str> = records.iter().map(|r| r.validator.as_str()).collect();
+        let data: Vec<String> = records.iter().map(|r| r.data.to_string()).collect();
+        let messages: Vec<&str> = records.iter().map(|r| r.message.as_str()).collect();
+        let slot = self.slot().await?;
+        let stored = slot
+            .client
+            .execute(
+                &slot.insert,
+                &[
+                    &devices,
+                    &seqs,
+                    &ts,
+                    &received,
+                    &validators,
+                    &data,
+                    &messages,
+                ],
+            )
+            .await
+            .map_err(pg_err("inserting a batch"))?;
+        Ok(IngestResponse {
+            stored,
+            duplicates: records.len() as u64 - stored,
+        })
+    }
+
+    async fn query(
+        &self,
+        device: String,
+        from_ms: Option<u64>,
+        to_ms: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<TelemetryRecord>, StoreError> {
+        let from = to_i64(from_ms.unwrap_or(0));
+        let to = to_ms.map(to_i64);
+        let limit = i64::from(limit);
+        let slot = self.slot().await?;
+        let rows = slot
+            .client
+            .query(&slot.query, &[&device, &from, &to, &limit])
+            .await
+            .map_err(pg_err("querying telemetry"))?;
+        drop(slot);
+        rows.iter()
+            .map(|row| {
+                let device: String = get(row, 0)?;
+                let seq: i64 = get(row, 1)?;
+                let data: String = get(row, 5)?;
+                Ok(TelemetryRecord {
+                    seq: to_u64(&device, seq, seq)?,
+                    ts_ms: to_u64(&device, seq, get(row, 2)?)?,
+                    received_ms: to_u64(&device, seq, get(row, 3)?)?,
+                    validator: get(row, 4)?,
+                    data: parse_data(&device, seq, &data)?,
+                    message: get(row, 6)?,
+                    device,
+                })
+            })
+            .collect()
+    }
+
+    async fn counts(&self) -> Result<CountsResponse, StoreError> {
+        let slot = self.slot().await?;
+        let rows = slot
+            .client
+            .query(COUNTS, &[])
+            .await
+            .map_err(pg_err("counting telemetry"))?;
+        drop(slot);
+        let mut counts = CountsResponse::default();
+        for row in &rows {
+            let device: String = get(row, 0)?;
+            let rows: i64 = get(row, 1)?;
+            let max_seq: i64 = get(row, 2)?;
+            let rows = to_u64(&device, max_seq, rows)?;
+            counts.total += rows;
+            counts.devices.push(DeviceCount {
+                max_seq: to_u64(&device, max_seq, max_seq)?,
+                device,
+                rows,
+            });
+        }
+        Ok(counts)
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        let slot = self.slot().await?;
+        slot.client
+            .simple_query("SELECT 1 FROM telemetry LIMIT 1")
+            .await
+            .map(|_| ())
+            .map_err(pg_err("health check"))
+    }
+}
