@@ -1,1 +1,28 @@
-//! placeholder
+//! Fog validator: verifies every signed telemetry message against the device registry, keeps recent
+//! data in RAM, forwards accepted data to the cloud sink and reports refusals to the VPN Centre.
+//!
+//! Data path: [`server`] (TLS, limits) → [`rpc`] (JSON-RPC) → [`validator`] (decides: [`checks`],
+//! [`replay`]) → [`forwarder`] (disk spool → cloud sink). Registry state lives in [`registry`];
+//! refusals leave through [`warnings`]. [`app::start`] wires it all from a [`config::Config`].
+
+pub mod app;
+pub mod checks;
+pub mod config;
+pub mod forwarder;
+pub mod metrics;
+pub mod recent;
+pub mod refusal;
+pub mod registry;
+pub mod replay;
+pub mod rpc;
+pub mod server;
+pub mod shutdown;
+pub mod testkit;
+pub mod validator;
+pub mod warnings;
+
+pub use app::{RunningValidator, StartError, start};
+pub use config::Config;
+pub use refusal::{Refusal, code};
+pub use registry::source::{RegistrySource, StaticRegistrySource};
+pub use validator::Validator;

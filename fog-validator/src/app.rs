@@ -1,0 +1,230 @@
+//! Assembles a running validator from its configuration: stores, registry follower, listeners and
+//! background tasks, and stops them in order.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloud_sink::SinkClient;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use vpn_centre::WarningClient;
+
+use crate::config::Config;
+use crate::forwarder::{BatchPolicy, Forwarder};
+use crate::metrics::Metrics;
+use crate::recent::RecentStore;
+use crate::registry::Registry;
+use crate::registry::rate_limit::TokenBucket;
+use crate::registry::source::RegistrySource;
+use crate::replay::ReplayGuard;
+use crate::server::{self, TlsError};
+use crate::shutdown::{self, Shutdown, ShutdownTrigger};
+use crate::validator::Validator;
+use crate::warnings::{self, WarningReporter};
+
+/// Why a validator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {path} cannot be created: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "TLS certificate and key are required: set tls_cert and tls_key (or --tls-cert/--tls-key)"
+    )]
+    TlsMissing,
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot listen on {addr}: {source}; choose a free address")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Replay(#[from] crate::replay::ReplayStoreError),
+    #[error(transparent)]
+    Spool(#[from] disk_queue::QueueError),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::registry::checkpoint::CheckpointError),
+    #[error("cloud sink URL: {0}")]
+    Sink(#[from] cloud_sink::SinkError),
+    #[error("VPN Centre URL: {0}")]
+    Vpn(#[from] vpn_centre::ClientError),
+}
+
+/// A started validator; call [`RunningValidator::shutdown`] to stop it cleanly.
+pub struct RunningValidator {
+    /// Address of the HTTPS JSON-RPC listener.
+    pub addr: SocketAddr,
+    /// Address of the plain ops listener, if configured.
+    pub ops_addr: Option<SocketAddr>,
+    pub validator: Arc<Validator>,
+    trigger: ShutdownTrigger,
+    servers: Vec<JoinHandle<()>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let err = |source| StartError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(err)?;
+    let local = listener.local_addr().map_err(err)?;
+    Ok((listener, local))
+}
+
+/// Starts a validator reading the registry from `source`.
+pub async fn start(
+    config: &Config,
+    source: Arc<dyn RegistrySource>,
+) -> Result<RunningValidator, StartError> {
+    let dir = config.data_dir.clone();
+    std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir {
+        path: dir.clone(),
+        source,
+    })?;
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+        return Err(StartError::TlsMissing);
+    };
+    let tls = server::load_tls(cert, key)?;
+    let sink = SinkClient::new(&config.sink_url)?;
+    let vpn = config
+        .vpn_url
+        .as_deref()
+        .map(WarningClient::new)
+        .transpose()?;
+
+    let metrics = Arc::new(Metrics::default());
+    let registry = Arc::new(Registry::open(
+        source.clone(),
+        dir.clone(),
+        TokenBucket::new(config.registry.miss_burst, config.registry.miss_per_second),
+        metrics.clone(),
+    )?);
+    let replay = Arc::new(ReplayGuard::open(
+        &dir.join("replay.db"),
+        config.replay.window_ms,
+    )?);
+    let forwarder = Arc::new(Forwarder::open(&dir.join("spool.db"), metrics.clone())?);
+    let (reporter, warning_rx) = WarningReporter::new(config.warnings.queue, metrics.clone());
+
+    if registry.cache.last_block().is_none() {
+        let wait = Duration::from_millis(config.registry.startup_timeout_ms);
+        match tokio::time::timeout(wait, source.snapshot()).await {
+            Ok(Ok((records, block))) => {
+                tracing::info!(block, devices = records.len(), "registry snapshot loaded");
+                registry.cache.load_snapshot(records, block);
+                let registry = registry.clone();
+                if let Ok(Err(e)) =
+                    tokio::task::spawn_blocking(move || registry.save_checkpoint()).await
+                {
+                    tracing::error!(error = %e, "registry checkpoint not saved");
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "no registry snapshot at start; the follower keeps trying")
+            }
+            Err(_) => tracing::warn!(
+                ?wait,
+                "registry snapshot timed out at start; the follower keeps trying"
+            ),
+        }
+    }
+
+    let validator = Arc::new(Validator {
+        id: config.id.clone(),
+        registry: registry.clone(),
+        replay: replay.clone(),
+        recent: RecentStore::new(config.recent.per_device, config.recent.max_devices),
+        forwarder: forwarder.clone(),
+        warnings: reporter,
+        metrics: metrics.clone(),
+        limits: config.message_limits(),
+    });
+
+    let (trigger, stop) = shutdown::channel();
+    let policy = BatchPolicy {
+        max_records: config.forward.batch,
+        linger: Duration::from_millis(config.forward.linger_ms),
+    };
+    let workers = vec![
+        tokio::spawn(registry.follow(stop.clone())),
+        tokio::spawn(forwarder.run(sink, policy, stop.clone())),
+        tokio::spawn(warnings::run(warning_rx, vpn, metrics, stop.clone())),
+        tokio::spawn(flush_replay(
+            replay,
+            Duration::from_millis(config.replay.flush_ms),
+            stop.clone(),
+        )),
+    ];
+
+    let limits = config.server_limits();
+    let (listener, addr) = bind(config.listen).await?;
+    let mut servers = vec![tokio::spawn(server::serve(
+        listener,
+        Some(tls),
+        server::router(validator.clone(), limits),
+        limits,
+        stop.clone(),
+    ))];
+    let mut ops_addr = None;
+    if let Some(ops) = config.ops_listen {
+        let (listener, local) = bind(ops).await?;
+        ops_addr = Some(local);
+        servers.push(tokio::spawn(server::serve(
+            listener,
+            None,
+            server::ops_router(validator.clone(), limits),
+            limits,
+            stop,
+        )));
+    }
+    tracing::info!(%addr, ?ops_addr, id = %config.id, "fog validator serving");
+    Ok(RunningValidator {
+        addr,
+        ops_addr,
+        validator,
+        trigger,
+        servers,
+        workers,
+    })
+}
+
+/// Writes accepted sequence numbers to disk every `every`, and once more at shutdown.
+async fn flush_replay(replay: Arc<ReplayGuard>, every: Duration, mut stop: Shutdown) {
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(every) => false,
+            _ = stop.wait() => true,
+        };
+        let guard = replay.clone();
+        match tokio::task::spawn_blocking(move || guard.flush()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "sequence numbers not persisted; retrying"),
+            Err(e) => tracing::error!(error = %e, "sequence flush task failed"),
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+impl RunningValidator {
+    /// Stops accepting, lets in-flight requests finish, then stops the background tasks after
+    /// persisting sequence numbers and the registry checkpoint. Spooled records stay on disk.
+    pub async fn shutdown(self) {
+        self.trigger.trigger();
+        for server in self.servers {
+            let _ = server.await;
+        }
+        for worker in self.workers {
+            let _ = worker.await;
+        }
+        let registry = self.validator.registry.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || registry.save_checkpoint()).await {
+            tracing::error!(error = %e, "registry checkpoint not saved at shutdown");
+        }
+    }
+}

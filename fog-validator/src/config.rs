@@ -1,0 +1,313 @@
+//! Validator configuration: a TOML file, then `SF2C_VALIDATOR_*` environment variables, then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::server::ServerLimits;
+use crate::validator::MessageLimits;
+
+/// Everything a validator needs to run. Every field has a default except the TLS files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// This validator's id, shown in forwarded records and warnings.
+    pub id: String,
+    /// HTTPS JSON-RPC listener.
+    pub listen: SocketAddr,
+    /// Optional plain-HTTP listener for `/healthz` and `/metrics` (keep it on 127.0.0.1).
+    pub ops_listen: Option<SocketAddr>,
+    /// Directory for the spool, the sequence store and the registry checkpoint.
+    pub data_dir: PathBuf,
+    /// Cloud sink base URL.
+    pub sink_url: String,
+    /// VPN Centre base URL; without it warnings are only logged.
+    pub vpn_url: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// JSON array of device records served as the registry until the Fabric source is available.
+    pub registry_snapshot: Option<PathBuf>,
+    pub limits: Limits,
+    pub replay: Replay,
+    pub recent: Recent,
+    pub forward: Forward,
+    pub warnings: Warnings,
+    pub registry: RegistryConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_message_bytes: usize,
+    pub max_batch: usize,
+    pub max_connections: usize,
+    pub request_timeout_ms: u64,
+    pub header_read_timeout_ms: u64,
+    pub tls_handshake_timeout_ms: u64,
+    pub drain_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Replay {
+    /// Largest accepted difference between a message timestamp and the validator clock.
+    pub window_ms: u64,
+    /// How often accepted sequence numbers are written to disk.
+    pub flush_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Recent {
+    pub per_device: usize,
+    pub max_devices: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Forward {
+    pub batch: usize,
+    pub linger_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Warnings {
+    pub queue: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Cache misses that may ask the ledger in a burst.
+    pub miss_burst: u32,
+    /// Cache misses per second that may ask the ledger, sustained.
+    pub miss_per_second: f64,
+    /// How long start-up waits for a first snapshot when there is no checkpoint.
+    pub startup_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            id: "fog-validator".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 7443)),
+            ops_listen: None,
+            data_dir: PathBuf::from("./fog-validator-data"),
+            sink_url: "http://127.0.0.1:7400".into(),
+            vpn_url: None,
+            tls_cert: None,
+            tls_key: None,
+            registry_snapshot: None,
+            limits: Limits::default(),
+            replay: Replay::default(),
+            recent: Recent::default(),
+            forward: Forward::default(),
+            warnings: Warnings::default(),
+            registry: RegistryConfig::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            max_message_bytes: signed_message::MAX_MESSAGE_LEN,
+            max_batch: 100,
+            max_connections: 1024,
+            request_timeout_ms: 10_000,
+            header_read_timeout_ms: 5_000,
+            tls_handshake_timeout_ms: 5_000,
+            drain_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl Default for Replay {
+    fn default() -> Self {
+        Self {
+            window_ms: 300_000,
+            flush_ms: 100,
+        }
+    }
+}
+
+impl Default for Recent {
+    fn default() -> Self {
+        Self {
+            per_device: 100,
+            max_devices: 10_000,
+        }
+    }
+}
+
+impl Default for Forward {
+    fn default() -> Self {
+        Self {
+            batch: 200,
+            linger_ms: 20,
+        }
+    }
+}
+
+impl Default for Warnings {
+    fn default() -> Self {
+        Self { queue: 10_000 }
+    }
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            miss_burst: 20,
+            miss_per_second: 5.0,
+            startup_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// A configuration that cannot be read or used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("environment variable {name}={value:?} is not valid: {reason}")]
+    Env {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Reads `path` (or starts from the defaults), then applies environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    source,
+                })?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Applies `SF2C_VALIDATOR_{ID,LISTEN,OPS_LISTEN,DATA_DIR,SINK_URL,VPN_URL,TLS_CERT,TLS_KEY}`.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let addr = |name: &'static str, value: String| {
+            value.parse::<SocketAddr>().map_err(|e| ConfigError::Env {
+                name,
+                value,
+                reason: format!("{e}; expected IP:PORT"),
+            })
+        };
+        if let Some(v) = var("SF2C_VALIDATOR_ID") {
+            self.id = v;
+        }
+        if let Some(v) = var("SF2C_VALIDATOR_LISTEN") {
+            self.listen = addr("SF2C_VALIDATOR_LISTEN", v)?;
+        }
+        if let Some(v) = var("SF2C_VALIDATOR_OPS_LISTEN") {
+            self.ops_listen = Some(addr("SF2C_VALIDATOR_OPS_LISTEN", v)?);
+        }
+        if let Some(v) = var("SF2C_VALIDATOR_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = var("SF2C_VALIDATOR_SINK_URL") {
+            self.sink_url = v;
+        }
+        if let Some(v) = var("SF2C_VALIDATOR_VPN_URL") {
+            self.vpn_url = Some(v);
+        }
+        if let Some(v) = var("SF2C_VALIDATOR_TLS_CERT") {
+            self.tls_cert = Some(v.into());
+        }
+        if let Some(v) = var("SF2C_VALIDATOR_TLS_KEY") {
+            self.tls_key = Some(v.into());
+        }
+        Ok(())
+    }
+
+    pub fn server_limits(&self) -> ServerLimits {
+        let ms = Duration::from_millis;
+        ServerLimits {
+            max_body_bytes: self.limits.max_body_bytes,
+            max_connections: self.limits.max_connections,
+            request_timeout: ms(self.limits.request_timeout_ms),
+            header_read_timeout: ms(self.limits.header_read_timeout_ms),
+            tls_handshake_timeout: ms(self.limits.tls_handshake_timeout_ms),
+            drain_timeout: ms(self.limits.drain_timeout_ms),
+        }
+    }
+
+    pub fn message_limits(&self) -> MessageLimits {
+        MessageLimits {
+            max_message_bytes: self.limits.max_message_bytes,
+            max_batch: self.limits.max_batch,
+            max_recent: self.recent.per_device,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_then_env_overrides() {
+        let mut config: Config = toml::from_str(
+            r#"
+            id = "fog-a"
+            listen = "127.0.0.1:9000"
+            [limits]
+            max_batch = 7
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.id, "fog-a");
+        assert_eq!(config.limits.max_batch, 7);
+        assert_eq!(
+            config.limits.max_connections,
+            Limits::default().max_connections
+        );
+        config
+            .apply_env(|name| match name {
+                "SF2C_VALIDATOR_ID" => Some("fog-b".into()),
+                "SF2C_VALIDATOR_LISTEN" => Some("127.0.0.1:9001".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.id, "fog-b");
+        assert_eq!(config.listen.port(), 9001);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_env_are_refused() {
+        assert!(toml::from_str::<Config>("lisen = \"127.0.0.1:1\"").is_err());
+        let err = Config::default()
+            .apply_env(|name| (name == "SF2C_VALIDATOR_LISTEN").then(|| "nowhere".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("SF2C_VALIDATOR_LISTEN"), "{err}");
+    }
+}

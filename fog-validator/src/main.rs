@@ -1,0 +1,155 @@
+//! `fog-validator` command line: loads the configuration, starts the validator and stops it on a signal.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use device_record::DeviceRecord;
+use fog_validator::{Config, StaticRegistrySource};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Fog validator of SF2C-BC: verifies signed telemetry against the device registry"
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve JSON-RPC over HTTPS until SIGINT/SIGTERM.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML configuration file; flags and SF2C_VALIDATOR_* variables override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// HTTPS listen address, e.g. 127.0.0.1:7443.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Plain-HTTP address for /healthz and /metrics, e.g. 127.0.0.1:7444.
+    #[arg(long)]
+    ops_listen: Option<SocketAddr>,
+    /// Validator id used in forwarded records and warnings.
+    #[arg(long)]
+    id: Option<String>,
+    /// Cloud sink base URL, e.g. http://127.0.0.1:7400.
+    #[arg(long)]
+    sink_url: Option<String>,
+    /// VPN Centre base URL, e.g. http://127.0.0.1:7300.
+    #[arg(long)]
+    vpn_url: Option<String>,
+    /// Directory for the spool, sequence store and registry checkpoint.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// PEM certificate chain of the HTTPS listener.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of the HTTPS listener.
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// JSON array of device records to serve as the registry (offline mode, no ledger).
+    #[arg(long)]
+    registry_snapshot: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Human => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+    let Command::Serve(args) = cli.command;
+    let config = configure(args)?;
+    tokio::runtime::Runtime::new()
+        .context("cannot start the async runtime")?
+        .block_on(serve(config))
+}
+
+fn configure(args: ServeArgs) -> anyhow::Result<Config> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(v) = args.listen {
+        config.listen = v;
+    }
+    if let Some(v) = args.ops_listen {
+        config.ops_listen = Some(v);
+    }
+    if let Some(v) = args.id {
+        config.id = v;
+    }
+    if let Some(v) = args.sink_url {
+        config.sink_url = v;
+    }
+    if let Some(v) = args.vpn_url {
+        config.vpn_url = Some(v);
+    }
+    if let Some(v) = args.data_dir {
+        config.data_dir = v;
+    }
+    if let Some(v) = args.tls_cert {
+        config.tls_cert = Some(v);
+    }
+    if let Some(v) = args.tls_key {
+        config.tls_key = Some(v);
+    }
+    if let Some(v) = args.registry_snapshot {
+        config.registry_snapshot = Some(v);
+    }
+    Ok(config)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    // The ledger-backed source needs a Fabric network; until it exists the registry comes from a file.
+    let Some(path) = &config.registry_snapshot else {
+        bail!(
+            "no registry source: give --registry-snapshot FILE (a JSON array of device records); \
+             the Fabric ledger source is not available in this build"
+        );
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read registry snapshot {}", path.display()))?;
+    let records: Vec<DeviceRecord> = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "registry snapshot {} is not a JSON array of device records",
+            path.display()
+        )
+    })?;
+    let source = Arc::new(StaticRegistrySource::new(records));
+    let running = fog_validator::start(&config, source)
+        .await
+        .context("fog validator did not start")?;
+    wait_for_signal().await?;
+    tracing::info!("shutting down: draining connections, saving state");
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("cannot listen for SIGINT")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

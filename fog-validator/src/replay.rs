@@ -1,0 +1,281 @@
+//! Replay defence: per-device highest accepted sequence number and a timestamp window, persisted in SQLite.
+//!
+//! Acceptance is decided under one lock, so two concurrent copies of a message yield exactly one
+//! acceptance. Writes to disk are batched by [`ReplayGuard::flush`] (called on a short timer and at
+//! shutdown): after a hard crash, messages accepted within the last flush interval could be accepted
+//! once more, and the cloud sink's (device, seq) idempotency still stores them once.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::Connection;
+
+use crate::refusal::{Refusal, code};
+
+/// Failure to open, read or write the sequence store.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "replay store {path}: {action} failed: {source}; check the data directory is writable and not corrupt"
+)]
+pub struct ReplayStoreError {
+    path: PathBuf,
+    action: &'static str,
+    #[source]
+    source: rusqlite::Error,
+}
+
+#[derive(Default)]
+struct State {
+    highest: HashMap<String, u64>,
+    dirty: HashMap<String, u64>,
+}
+
+/// Per-device replay state.
+pub struct ReplayGuard {
+    window_ms: u64,
+    state: Mutex<State>,
+    store: Option<(PathBuf, Mutex<Connection>)>,
+}
+
+impl ReplayGuard {
+    /// An in-memory guard (nothing persisted); for tests and tools.
+    pub fn in_memory(window_ms: u64) -> Self {
+        Self {
+            window_ms,
+            state: Mutex::new(State::default()),
+            store: None,
+        }
+    }
+
+    /// Opens (or creates) the sequence store at `path` and loads every device's highest sequence.
+    pub fn open(path: &Path, window_ms: u64) -> Result<Self, ReplayStoreError> {
+        let err = |action| {
+            let path = path.to_path_buf();
+            move |source| ReplayStoreError {
+                path,
+                action,
+                source,
+            }
+        };
+        let conn = Connection::open(path).map_err(err("open"))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
+             CREATE TABLE IF NOT EXISTS device_seq (device TEXT PRIMARY KEY, seq INTEGER NOT NULL);",
+        )
+        .map_err(err("create schema"))?;
+        let mut highest = HashMap::new();
+        {
+            let mut stmt = conn
+                .prepare("SELECT device, seq FROM device_seq")
+                .map_err(err("read"))?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .map_err(err("read"))?;
+            for row in rows {
+                let (device, seq) = row.map_err(err("read"))?;
+                highest.insert(device, seq as u64);
+            }
+        }
+        Ok(Self {
+            window_ms,
+            state: Mutex::new(State {
+                highest,
+                dirty: HashMap::new(),
+            }),
+            store: Some((path.to_path_buf(), Mutex::new(conn))),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Accepts (device, seq, ts) if the timestamp is inside the window around `now_ms` and `seq` is
+    /// above every sequence accepted before for that device. Returns the previous highest sequence,
+    /// which [`ReplayGuard::release`] needs to undo the acceptance.
+    pub fn accept(
+        &self,
+        device: &str,
+        seq: u64,
+        ts_ms: u64,
+        now_ms: u64,
+    ) -> Result<Option<u64>, Refusal> {
+        if ts_ms.abs_diff(now_ms) > self.window_ms {
+            return Err(Refusal::new(
+                code::REPLAY,
+                format!(
+                    "timestamp {ts_ms} ms is {} ms away from the validator clock ({now_ms} ms), over the {} ms window; check the device clock",
+                    ts_ms.abs_diff(now_ms),
+                    self.window_ms
+                ),
+            )
+            .for_device(device));
+        }
+        let mut state = self.lock();
+        let previous = state.highest.get(device).copied();
+        if let Some(highest) = previous
+            && seq <= highest
+        {
+            return Err(Refusal::new(
+                code::REPLAY,
+                format!("sequence {seq} is not above the highest accepted sequence {highest} of this device; the message is a replay"),
+            )
+            .for_device(device));
+        }
+        state.highest.insert(device.to_owned(), seq);
+        state.dirty.insert(device.to_owned(), seq);
+        Ok(previous)
+    }
+
+    /// Undoes an acceptance whose message could not be kept, if nothing newer was accepted since.
+    pub fn release(&self, device: &str, seq: u64, previous: Option<u64>) {
+        let mut state = self.lock();
+        if state.highest.get(device) != Some(&seq) {
+            return;
+        }
+        match previous {
+            Some(prev) => {
+                state.highest.insert(device.to_owned(), prev);
+                state.dirty.insert(device.to_owned(), prev);
+            }
+            None => {
+                state.highest.remove(device);
+                state.dirty.remove(device);
+            }
+        }
+    }
+
+    /// Highest accepted sequence of a device.
+    pub fn highest(&self, device: &str) -> Option<u64> {
+        self.lock().highest.get(device).copied()
+    }
+
+    /// Writes every changed sequence in one transaction. Blocking: call from a blocking thread.
+    pub fn flush(&self) -> Result<usize, ReplayStoreError> {
+        let Some((path, conn)) = &self.store else {
+            return Ok(0);
+        };
+        let dirty = std::mem::take(&mut self.lock().dirty);
+        if dirty.is_empty() {
+            return Ok(0);
+        }
+        let err = |action| {
+            move |source| ReplayStoreError {
+                path: path.clone(),
+                action,
+                source,
+            }
+        };
+        let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+        let result = (|| {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO device_seq (device, seq) VALUES (?1, ?2)
+                     ON CONFLICT(device) DO UPDATE SET seq = excluded.seq",
+                )?;
+                for (device, seq) in &dirty {
+                    stmt.execute(rusqlite::params![device, *seq as i64])?;
+                }
+            }
+            tx.commit()
+        })();
+        if let Err(source) = result {
+            // Keep the changes for the next attempt, unless newer ones arrived meanwhile.
+            let mut state = self.lock();
+            for (device, seq) in dirty {
+                state.dirty.entry(device).or_insert(seq);
+            }
+            return Err(err("write")(source));
+        }
+        Ok(dirty.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    #[test]
+    fn sequence_must_strictly_increase() {
+        let guard = ReplayGuard::in_memory(300_000);
+        assert!(guard.accept("d", 5, NOW, NOW).is_ok());
+        assert_eq!(
+            guard.accept("d", 5, NOW, NOW).unwrap_err().code,
+            code::REPLAY
+        );
+        assert_eq!(
+            guard.accept("d", 4, NOW, NOW).unwrap_err().code,
+            code::REPLAY
+        );
+        assert!(guard.accept("d", 6, NOW, NOW).is_ok());
+        // Another device has its own counter.
+        assert!(guard.accept("e", 1, NOW, NOW).is_ok());
+    }
+
+    #[test]
+    fn timestamp_outside_window_is_refused_both_ways() {
+        let guard = ReplayGuard::in_memory(1_000);
+        assert!(guard.accept("d", 1, NOW - 1_001, NOW).is_err());
+        assert!(guard.accept("d", 2, NOW + 1_001, NOW).is_err());
+        assert!(guard.accept("d", 3, NOW + 1_000, NOW).is_ok());
+        // A refused stale message does not consume its sequence number.
+        assert_eq!(guard.highest("d"), Some(3));
+    }
+
+    #[test]
+    fn concurrent_copies_accept_exactly_one() {
+        let guard = Arc::new(ReplayGuard::in_memory(300_000));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let guard = guard.clone();
+                std::thread::spawn(move || guard.accept("d", 42, NOW, NOW).is_ok())
+            })
+            .collect();
+        let accepted = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|ok| *ok)
+            .count();
+        assert_eq!(accepted, 1);
+    }
+
+    #[test]
+    fn release_undoes_only_the_latest() {
+        let guard = ReplayGuard::in_memory(300_000);
+        let prev = guard.accept("d", 1, NOW, NOW).unwrap();
+        guard.release("d", 1, prev);
+        assert_eq!(guard.highest("d"), None);
+        guard.accept("d", 1, NOW, NOW).unwrap();
+        let prev = guard.accept("d", 2, NOW, NOW).unwrap();
+        guard.accept("d", 3, NOW, NOW).unwrap();
+        guard.release("d", 2, prev); // 3 was accepted since: keep it
+        assert_eq!(guard.highest("d"), Some(3));
+    }
+
+    #[test]
+    fn flushed_sequences_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seq.db");
+        {
+            let guard = ReplayGuard::open(&path, 300_000).unwrap();
+            guard.accept("d", 7, NOW, NOW).unwrap();
+            guard.accept("e", 2, NOW, NOW).unwrap();
+            assert_eq!(guard.flush().unwrap(), 2);
+            assert_eq!(guard.flush().unwrap(), 0);
+        }
+        let guard = ReplayGuard::open(&path, 300_000).unwrap();
+        assert_eq!(
+            guard.accept("d", 7, NOW, NOW).unwrap_err().code,
+            code::REPLAY
+        );
+        assert!(guard.accept("d", 8, NOW, NOW).is_ok());
+        assert_eq!(guard.highest("e"), Some(2));
+    }
+}

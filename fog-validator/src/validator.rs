@@ -1,0 +1,199 @@
+//! Where a message is decided: runs the checks, the replay guard and the spool for each message, and
+//! turns every refusal into a metric and a warning.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cloud_sink::TelemetryRecord;
+use vpn_centre::NewWarning;
+
+use crate::checks;
+use crate::forwarder::Forwarder;
+use crate::metrics::{Gauges, Metrics};
+use crate::recent::{RecentEntry, RecentStore};
+use crate::refusal::{Refusal, code};
+use crate::registry::Registry;
+use crate::replay::ReplayGuard;
+use crate::warnings::WarningReporter;
+
+/// Limits applied to what a client sends.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageLimits {
+    /// Longest compact message, in bytes.
+    pub max_message_bytes: usize,
+    /// Most entries in one JSON-RPC batch.
+    pub max_batch: usize,
+    /// Most entries one `telemetry.recent` call returns.
+    pub max_recent: usize,
+}
+
+/// A message accepted and spooled for the cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub device: String,
+    pub seq: u64,
+}
+
+/// The validator's shared state.
+pub struct Validator {
+    /// This validator's id, named in forwarded records and warnings.
+    pub id: String,
+    pub registry: Arc<Registry>,
+    pub replay: Arc<ReplayGuard>,
+    pub recent: RecentStore,
+    pub forwarder: Arc<Forwarder>,
+    pub warnings: WarningReporter,
+    pub metrics: Arc<Metrics>,
+    pub limits: MessageLimits,
+}
+
+/// Milliseconds since the Unix epoch, by the validator clock.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+struct Pending {
+    index: usize,
+    accepted: Accepted,
+    previous: Option<u64>,
+    record: TelemetryRecord,
+}
+
+impl Validator {
+    /// Decides every message of one request, in order, and spools the accepted ones in one write
+    /// before returning: an `Ok` here means the message will reach the cloud.
+    pub async fn submit(
+        &self,
+        messages: &[String],
+        remote: SocketAddr,
+    ) -> Vec<Result<Accepted, Refusal>> {
+        let now = now_ms();
+        let mut outcomes: Vec<Result<Accepted, Refusal>> = Vec::with_capacity(messages.len());
+        let mut pending = Vec::new();
+        for (index, message) in messages.iter().enumerate() {
+            match self.decide(message, now).await {
+                Ok((accepted, previous, record)) => {
+                    outcomes.push(Ok(accepted.clone()));
+                    pending.push(Pending {
+                        index,
+                        accepted,
+                        previous,
+                        record,
+                    });
+                }
+                Err(refusal) => {
+                    self.refuse(&refusal, remote);
+                    outcomes.push(Err(refusal));
+                }
+            }
+        }
+        if pending.is_empty() {
+            return outcomes;
+        }
+        let records: Vec<TelemetryRecord> = pending.iter().map(|p| p.record.clone()).collect();
+        match self.forwarder.enqueue(records).await {
+            Ok(()) => {
+                self.metrics
+                    .accepted
+                    .fetch_add(pending.len() as u64, Relaxed);
+                for p in pending {
+                    self.recent.push(RecentEntry {
+                        device: p.record.device,
+                        seq: p.record.seq,
+                        ts_ms: p.record.ts_ms,
+                        received_ms: p.record.received_ms,
+                        data: p.record.data,
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "accepted messages could not be spooled; answering internal error");
+                // Undo newest first, so each release sees its own sequence as the highest.
+                for p in pending.iter().rev() {
+                    self.replay
+                        .release(&p.accepted.device, p.accepted.seq, p.previous);
+                    self.metrics.refused(code::INTERNAL_ERROR);
+                    outcomes[p.index] = Err(Refusal::new(
+                        code::INTERNAL_ERROR,
+                        format!(
+                            "the validator could not store the message ({e}); send it again later"
+                        ),
+                    )
+                    .for_device(&p.accepted.device));
+                }
+            }
+        }
+        outcomes
+    }
+
+    async fn decide(
+        &self,
+        message: &str,
+        now: u64,
+    ) -> Result<(Accepted, Option<u64>, TelemetryRecord), Refusal> {
+        let unverified = checks::decode(message, self.limits.max_message_bytes)?;
+        let device = self.registry.lookup(&unverified.claims().device).await;
+        let claims = checks::authorize(&unverified, device.as_deref())?;
+        let previous = self
+            .replay
+            .accept(&claims.device, claims.seq, claims.ts, now)?;
+        let data = serde_json::to_value(&claims.data).unwrap_or_default();
+        let record = TelemetryRecord {
+            device: claims.device.clone(),
+            seq: claims.seq,
+            ts_ms: claims.ts,
+            received_ms: now,
+            validator: self.id.clone(),
+            data,
+            message: message.to_owned(),
+        };
+        Ok((
+            Accepted {
+                device: claims.device,
+                seq: claims.seq,
+            },
+            previous,
+            record,
+        ))
+    }
+
+    /// Counts a refusal caused by the client and reports it to the VPN Centre.
+    pub fn refuse(&self, refusal: &Refusal, remote: SocketAddr) {
+        self.metrics.refused(refusal.code);
+        self.warnings.report(NewWarning {
+            submitter: self.id.clone(),
+            offender_address: remote.to_string(),
+            offender_device: refusal.device.clone(),
+            time_ms: now_ms(),
+            code: refusal.code,
+            reason: truncate(&refusal.reason, vpn_centre::warning::MAX_REASON_LEN),
+        });
+    }
+
+    /// Current values of the gauges shown by `/metrics`.
+    pub fn gauges(&self) -> Gauges {
+        Gauges {
+            cache_size: self.registry.cache.len() as u64,
+            last_block: self.registry.cache.last_block(),
+            spool_depth: self.forwarder.depth(),
+            warning_queue: self.warnings.depth(),
+        }
+    }
+}
+
+/// `text` cut to at most `max` bytes on a character boundary.
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
