@@ -2,6 +2,7 @@
 //!
 //! Writes: RegisterDevice, UpdateDevice, RotateKey, BanDevice, UnbanDevice, DeleteDevice.
 //! Reads: GetDevice, DeviceExists, ListDevices, GetDeviceHistory.
+//! A write answers with the record as written (DeleteDevice: its `Deleted` event JSON).
 //! Every handler reads and validates everything first and writes last, so a refused call leaves
 //! nothing in the transaction's write set.
 
