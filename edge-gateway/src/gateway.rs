@@ -1,0 +1,208 @@
+//! The running daemon: sensor → signer → disk queue → sender, plus metrics, with orderly shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use disk_queue::DiskQueue;
+use tokio::io::BufReader;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, SensorKind};
+use crate::error::GatewayError;
+use crate::keygen::load_signing_key;
+use crate::metrics::{self, Metrics};
+use crate::sender::{Sender, SenderOptions};
+use crate::sensor::{self, Measurements};
+use crate::sequence::SequenceStore;
+use crate::shutdown::{Shutdown, ShutdownTrigger};
+use crate::signer::{self, QueuedMessage, Signer};
+use crate::tls;
+use crate::transport::ValidatorClient;
+
+/// Readings buffered between the sensor and the signer.
+const READING_BUFFER: usize = 256;
+
+/// A started gateway; call [`Gateway::shutdown`] to stop it cleanly.
+#[derive(Debug)]
+pub struct Gateway {
+    metrics: Arc<Metrics>,
+    metrics_addr: Option<SocketAddr>,
+    trigger: ShutdownTrigger,
+    sensor: JoinHandle<()>,
+    signer: JoinHandle<Result<(), GatewayError>>,
+    sender: JoinHandle<Result<(), GatewayError>>,
+    metrics_task: Option<JoinHandle<()>>,
+}
+
+impl Gateway {
+    /// Opens the key, queue and sequence store, and starts every task.
+    pub async fn start(config: &Config) -> Result<Gateway, GatewayError> {
+        let key = load_signing_key(&config.key_path, config.key_algorithm.as_deref())?;
+        let queue_path = config.queue_path.clone();
+        let device = config.device_uuid;
+        let (queue, seq) = tokio::task::spawn_blocking(move || -> Result<_, GatewayError> {
+            let queue: DiskQueue<QueuedMessage> = DiskQueue::open(&queue_path)?;
+            let seq = SequenceStore::open(&queue_path, device)?;
+            Ok((Arc::new(queue), seq))
+        })
+        .await
+        .map_err(|e| GatewayError::Task(e.to_string()))??;
+        let tls = tls::client_config(
+            &config.ca_path,
+            config
+                .client_cert_path
+                .as_deref()
+                .zip(config.client_key_path.as_deref()),
+        )?;
+        let validators = config
+            .validators
+            .iter()
+            .map(|url| ValidatorClient::new(url, Arc::clone(&tls)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| GatewayError::Config(e.to_string()))?;
+
+        let metrics = Arc::new(Metrics::new(config.validators.clone()));
+        let depth = queue.len()?;
+        metrics.queue_depth.store(depth, Relaxed);
+        if depth > 0 {
+            tracing::info!(depth, "resuming with messages queued from an earlier run");
+        }
+        let (trigger, shutdown) = Shutdown::new();
+        let (metrics_addr, metrics_task) = match &config.metrics_listen {
+            Some(addr) => {
+                let (bound, task) =
+                    metrics::serve(addr, Arc::clone(&metrics), shutdown.clone()).await?;
+                (Some(bound), Some(task))
+            }
+            None => (None, None),
+        };
+
+        let wake = Arc::new(Notify::new());
+        let (tx, rx) = mpsc::channel(READING_BUFFER);
+        let sensor = spawn_sensor(config, tx, shutdown.clone(), Arc::clone(&metrics)).await?;
+        let signer = tokio::spawn(signer::run(
+            Arc::new(Signer::new(config.device_uuid, key, seq)),
+            rx,
+            Arc::clone(&queue),
+            Arc::clone(&metrics),
+            Arc::clone(&wake),
+        ));
+        let opts = SenderOptions {
+            batch_size: config.batch_size,
+            request_timeout: config.request_timeout(),
+            backoff_min: Duration::from_millis(config.backoff_min_ms),
+            backoff_max: Duration::from_millis(config.backoff_max_ms),
+        };
+        let sender = Sender::new(queue, validators, opts, Arc::clone(&metrics), wake);
+        let sender = tokio::spawn(sender.run(shutdown));
+        Ok(Gateway {
+            metrics,
+            metrics_addr,
+            trigger,
+            sensor,
+            signer,
+            sender,
+            metrics_task,
+        })
+    }
+
+    /// The live counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Where `/metrics` is served, when enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Stops reading, signs and queues readings already taken, lets the request in flight
+    /// finish, and returns. Undelivered messages stay in the queue for the next start.
+    pub async fn shutdown(self) -> Result<(), GatewayError> {
+        self.trigger.trigger();
+        let join =
+            |what: &str, e: tokio::task::JoinError| GatewayError::Task(format!("{what}: {e}"));
+        self.sensor.await.map_err(|e| join("sensor", e))?;
+        self.signer.await.map_err(|e| join("signer", e))??;
+        self.sender.await.map_err(|e| join("sender", e))??;
+        if let Some(task) = self.metrics_task {
+            task.await.map_err(|e| join("metrics", e))?;
+        }
+        Ok(())
+    }
+
+    /// Runs until `stop` completes or a task fails, then shuts down.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<(), GatewayError> {
+        tokio::pin!(stop);
+        let failed = tokio::select! {
+            _ = &mut stop => false,
+            _ = wait_finished(&self.signer, &self.sender) => true,
+        };
+        if failed {
+            tracing::error!("a gateway task ended on its own; shutting down");
+        }
+        self.shutdown().await
+    }
+}
+
+async fn wait_finished(
+    a: &JoinHandle<Result<(), GatewayError>>,
+    b: &JoinHandle<Result<(), GatewayError>>,
+) {
+    while !a.is_finished() && !b.is_finished() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn spawn_sensor(
+    config: &Config,
+    tx: mpsc::Sender<Measurements>,
+    shutdown: Shutdown,
+    metrics: Arc<Metrics>,
+) -> Result<JoinHandle<()>, GatewayError> {
+    match config.sensor.kind {
+        SensorKind::Weather => {
+            let seed = config.sensor.seed.unwrap_or_else(signer::now_ms);
+            let station = sensor::weather::WeatherStation::new(seed);
+            let interval = Duration::from_millis(config.sensor.interval_ms);
+            Ok(tokio::spawn(sensor::weather::run(
+                station, interval, tx, shutdown,
+            )))
+        }
+        SensorKind::Ndjson => {
+            let path = config.sensor.path.clone();
+            let on_bad = move || {
+                metrics.bad_input.fetch_add(1, Relaxed);
+            };
+            match path.filter(|p| p.as_os_str() != "-") {
+                None => Ok(tokio::spawn(async move {
+                    let stdin = BufReader::new(tokio::io::stdin());
+                    let stats = sensor::ndjson::run(stdin, "stdin", tx, shutdown, on_bad).await;
+                    tracing::info!(?stats, "stdin ended");
+                })),
+                Some(path) => {
+                    let file = tokio::fs::File::open(&path).await.map_err(|source| {
+                        GatewayError::ReadFile {
+                            what: "sensor input",
+                            path: path.clone(),
+                            source,
+                        }
+                    })?;
+                    Ok(tokio::spawn(async move {
+                        let name = path.display().to_string();
+                        let stats =
+                            sensor::ndjson::run(BufReader::new(file), &name, tx, shutdown, on_bad)
+                                .await;
+                        tracing::info!(?stats, source = %name, "sensor input ended");
+                    }))
+                }
+            }
+        }
+    }
+}
