@@ -29,6 +29,15 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub body_limit_bytes: usize,
     pub log_format: LogFormat,
+    /// Operators file (`NAME:ARGON2ID-HASH` lines); `DATA_DIR/operators` when unset.
+    pub operators_file: Option<PathBuf>,
+    /// Base URL of the cloud sink whose counts the Requests page shows.
+    pub sink_url: Option<String>,
+    /// Minutes a dashboard session may stay unused.
+    pub session_idle_minutes: u64,
+    /// Drops `Secure` from the session cookie so a browser keeps it over plain HTTP.
+    /// Development only: refused unless `listen` is a loopback address.
+    pub insecure_dev_cookies: bool,
 }
 
 impl Default for Config {
@@ -38,6 +47,10 @@ impl Default for Config {
             data_dir: PathBuf::from("vpn-centre-data"),
             body_limit_bytes: DEFAULT_BODY_LIMIT,
             log_format: LogFormat::Human,
+            operators_file: None,
+            sink_url: None,
+            session_idle_minutes: 30,
+            insecure_dev_cookies: false,
         }
     }
 }
@@ -57,6 +70,10 @@ pub enum ConfigError {
     },
     #[error("{name}={value:?} is not a socket address like 127.0.0.1:7300")]
     BadListen { name: &'static str, value: String },
+    #[error(
+        "insecure_dev_cookies is only allowed on a loopback address, not {0}; serve over TLS instead"
+    )]
+    InsecureCookiesOffLoopback(SocketAddr),
 }
 
 impl Config {
@@ -88,6 +105,21 @@ impl Config {
             config.data_dir = PathBuf::from(value);
         }
         Ok(config)
+    }
+
+    /// Refuses combinations that would weaken a reachable deployment.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.insecure_dev_cookies && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::InsecureCookiesOffLoopback(self.listen));
+        }
+        Ok(())
+    }
+
+    /// The operators file: configured, or `operators` inside the data directory.
+    pub fn operators_path(&self) -> PathBuf {
+        self.operators_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("operators"))
     }
 
     /// The SQLite file inside the data directory.
@@ -133,5 +165,22 @@ mod tests {
         std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n").unwrap();
         let err = Config::load(Some(&file), |_| None).unwrap_err();
         assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+    }
+
+    #[test]
+    fn plain_http_cookies_only_on_loopback() {
+        let mut config = Config {
+            insecure_dev_cookies: true,
+            ..Config::default()
+        };
+        assert!(config.check().is_ok());
+        config.listen = "0.0.0.0:7300".parse().unwrap();
+        assert!(matches!(
+            config.check(),
+            Err(ConfigError::InsecureCookiesOffLoopback(_))
+        ));
+        config.insecure_dev_cookies = false;
+        assert!(config.check().is_ok());
+        assert_eq!(config.operators_path(), config.data_dir.join("operators"));
     }
 }

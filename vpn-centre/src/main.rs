@@ -1,20 +1,25 @@
-//! `vpn-centre` binary: serves the warnings API, and lists or deletes warnings of a running centre.
+//! `vpn-centre` binary: serves the warnings API and dashboard, manages operators, and lists or
+//! deletes warnings of a running centre.
 
+use std::io::{BufRead as _, IsTerminal as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
+use vpn_centre::auth::{Operators, SessionConfig};
 use vpn_centre::config::{Config, LogFormat};
-use vpn_centre::http::{AppState, router};
+use vpn_centre::dashboard::DashboardState;
 use vpn_centre::{WarningClient, WarningFilter, WarningsStore};
 
 #[derive(Parser)]
 #[command(
     name = "vpn-centre",
     version,
-    about = "SF2C-BC VPN Centre: warnings from fog validators"
+    about = "SF2C-BC VPN Centre: warnings from fog validators and the operators' dashboard"
 )]
 struct Cli {
     /// Log format on stderr.
@@ -26,7 +31,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the warnings API.
+    /// Run the warnings API and the dashboard.
     Serve {
         /// Address to listen on (overrides config file and SF2C_VPN_LISTEN).
         #[arg(long)]
@@ -37,6 +42,17 @@ enum Command {
         /// TOML config file.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Cloud sink whose accepted requests the dashboard shows, e.g. http://127.0.0.1:7400.
+        #[arg(long)]
+        sink_url: Option<String>,
+        /// Development only: session cookie without `Secure`, for plain HTTP on loopback.
+        #[arg(long)]
+        insecure_dev_cookies: bool,
+    },
+    /// Manage the operators who may log in to the dashboard.
+    Operator {
+        #[command(subcommand)]
+        action: OperatorAction,
     },
     /// Inspect or prune the warnings of a running centre.
     Warnings {
@@ -45,6 +61,23 @@ enum Command {
         url: String,
         #[command(subcommand)]
         action: WarningsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorAction {
+    /// Add an operator or replace their password; the password is read from standard input.
+    Add {
+        name: String,
+        /// Operators file (default: DATA_DIR/operators).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Data directory whose `operators` file to use (overrides SF2C_VPN_DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// TOML config file naming `data_dir` or `operators_file`.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -81,6 +114,8 @@ async fn main() -> anyhow::Result<()> {
             listen,
             data_dir,
             config,
+            sink_url,
+            insecure_dev_cookies,
         } => {
             let mut settings = Config::load(config.as_deref(), |k| std::env::var(k).ok())?;
             if let Some(l) = listen {
@@ -92,8 +127,31 @@ async fn main() -> anyhow::Result<()> {
             if let Some(f) = cli.log_format {
                 settings.log_format = f;
             }
+            if sink_url.is_some() {
+                settings.sink_url = sink_url;
+            }
+            settings.insecure_dev_cookies |= insecure_dev_cookies;
+            settings.check()?;
             init_tracing(settings.log_format);
             serve(settings).await
+        }
+        Command::Operator {
+            action:
+                OperatorAction::Add {
+                    name,
+                    file,
+                    data_dir,
+                    config,
+                },
+        } => {
+            let mut settings = Config::load(config.as_deref(), |k| std::env::var(k).ok())?;
+            if let Some(d) = data_dir {
+                settings.data_dir = d;
+            }
+            if file.is_some() {
+                settings.operators_file = file;
+            }
+            add_operator(&settings, &name)
         }
         Command::Warnings { url, action } => {
             init_tracing(cli.log_format.unwrap_or_default());
@@ -121,8 +179,36 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
             settings.data_dir.display()
         )
     })?;
-    let store = WarningsStore::open(&settings.database_path())?;
-    let app = router(AppState::new(store), settings.body_limit_bytes);
+    let store = Arc::new(WarningsStore::open(&settings.database_path())?);
+    let operators = Operators::new(settings.operators_path());
+    match operators.names() {
+        Ok(names) if names.is_empty() => tracing::warn!(
+            file = %operators.path().display(),
+            "no dashboard operators yet; add one with `vpn-centre operator add NAME`"
+        ),
+        Ok(names) => tracing::info!(count = names.len(), "dashboard operators loaded"),
+        Err(e) => return Err(e).context("cannot read the dashboard operators"),
+    }
+    let sessions = SessionConfig {
+        idle: Duration::from_secs(settings.session_idle_minutes.max(1) * 60),
+        secure_cookie: !settings.insecure_dev_cookies,
+        ..SessionConfig::default()
+    };
+    if settings.insecure_dev_cookies {
+        tracing::warn!(
+            "session cookies lack `Secure` (development flag); never use this beyond loopback"
+        );
+    }
+    let mut dashboard = DashboardState::new(store, operators, sessions);
+    if let Some(url) = &settings.sink_url {
+        let sink = cloud_sink::SinkClient::new(url)
+            .with_context(|| format!("sink URL {url:?} is not usable"))?
+            .with_timeout(Duration::from_secs(2));
+        dashboard = dashboard.with_sink(sink);
+    }
+    // The device registry needs a Fabric connection; until one exists the page says so.
+    let app = vpn_centre::app::router(dashboard, settings.body_limit_bytes)
+        .into_make_service_with_connect_info::<SocketAddr>();
     let listener = TcpListener::bind(settings.listen).await.with_context(|| {
         format!(
             "cannot listen on {}; is another process using it?",
@@ -167,6 +253,37 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// Reads one password line: prompted on a terminal, piped otherwise.
+fn add_operator(settings: &Config, name: &str) -> anyhow::Result<()> {
+    let operators = Operators::new(settings.operators_path());
+    if let Some(dir) = operators
+        .path()
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create directory {}", dir.display()))?;
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password for {name} (input is shown; prefer piping it): ");
+    }
+    let mut password = String::new();
+    stdin
+        .lock()
+        .read_line(&mut password)
+        .context("cannot read the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    operators.add(name, password).with_context(|| {
+        format!(
+            "cannot add operator {name:?} to {}",
+            operators.path().display()
+        )
+    })?;
+    eprintln!("operator {name} saved in {}", operators.path().display());
+    Ok(())
 }
 
 async fn warnings(url: &str, action: WarningsAction) -> anyhow::Result<()> {

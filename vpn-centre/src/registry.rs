@@ -1,0 +1,49 @@
+//! What the dashboard needs from the device registry on the ledger: reads, history, ban and unban.
+//!
+//! The Fabric implementation (queries and admin-signed transactions) plugs in here; until one is
+//! configured the dashboard says the ledger is not connected.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use device_record::DeviceRecord;
+use serde::{Deserialize, Serialize};
+
+/// A boxed future, so implementations can be held as `Arc<dyn RegistryView>`.
+pub type RegistryFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, RegistryError>> + Send + 'a>>;
+
+/// One past state of a device record, as the ledger's key history reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub tx_id: String,
+    /// RFC 3339 UTC time of the transaction.
+    pub timestamp: String,
+    /// The record written by that transaction; `None` when it deleted the device.
+    pub record: Option<DeviceRecord>,
+}
+
+/// Why a registry call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    #[error("no device with UUID {0}")]
+    NotFound(String),
+    #[error("the ledger refused the request: {0}")]
+    Refused(String),
+    #[error("the ledger cannot be reached: {0}; check the peer connection and retry")]
+    Unavailable(String),
+}
+
+/// The registry as the dashboard sees it.
+pub trait RegistryView: Send + Sync {
+    /// Every device, ordered by UUID.
+    fn list(&self) -> RegistryFuture<'_, Vec<DeviceRecord>>;
+    /// One device, or `None` when it is not registered.
+    fn get<'a>(&'a self, uuid: &'a str) -> RegistryFuture<'a, Option<DeviceRecord>>;
+    /// Every committed change of one device, oldest first.
+    fn history<'a>(&'a self, uuid: &'a str) -> RegistryFuture<'a, Vec<HistoryEntry>>;
+    /// Bans a device; banning a banned device changes nothing.
+    fn ban<'a>(&'a self, uuid: &'a str, reason: &'a str) -> RegistryFuture<'a, DeviceRecord>;
+    /// Lifts a ban; unbanning an active device changes nothing.
+    fn unban<'a>(&'a self, uuid: &'a str) -> RegistryFuture<'a, DeviceRecord>;
+}
