@@ -1,0 +1,29 @@
+//! The VPN Centre's public-key infrastructure: CA, enrolment tokens, virtual IPs, revocation, mTLS and WireGuard export.
+//!
+//! Data path of an enrolment: [`tokens`] (one-time secret) → [`ledger`] (registered, not banned)
+//! → [`ip_pool`] (virtual IP) → [`ca`] (certificate) → [`revocation`] (serial recorded), all tied
+//! together by [`enrol`] inside one SQLite transaction opened by [`db`].
+
+pub mod ca;
+pub mod cidr;
+pub mod crl_refresher;
+pub mod db;
+pub mod enrol;
+pub mod ip_pool;
+pub mod ledger;
+pub mod mtls;
+pub mod revocation;
+pub mod tokens;
+pub mod wireguard;
+
+pub use ca::{CaError, CertRole, CertificateAuthority, IssuedCert, LeafKey, LeafRequest};
+pub use cidr::{Cidr, CidrError};
+pub use crl_refresher::{CrlFetchError, CrlRefresher, fetch_crl};
+pub use db::{DbError, open_database};
+pub use enrol::{EnrolError, EnrolRequest, Enrolled, Enroller, EnrolmentConfig};
+pub use ip_pool::{IpLease, IpPool, PoolError};
+pub use ledger::{LedgerError, MemoryLedger, RegistryLedger};
+pub use mtls::{CrlClientVerifier, MtlsError, client_config, server_config};
+pub use revocation::{RevocationError, RevokedCert, Revocations};
+pub use tokens::{EnrolmentToken, TokenError, Tokens};
+pub use wireguard::{HubPeer, PRIVATE_KEY_PLACEHOLDER, WireGuardError, render_config, render_hub_peer};
