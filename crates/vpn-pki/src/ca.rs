@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
-    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
-    SanType, SerialNumber, SubjectPublicKeyInfo,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    PKCS_ECDSA_P256_SHA256, SanType, SerialNumber, SubjectPublicKeyInfo,
 };
 use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
@@ -32,13 +32,19 @@ pub enum CaError {
     },
     #[error("CA key {path} is readable by other users (mode {mode:o}); run chmod 600 on it")]
     KeyPermissions { path: PathBuf, mode: u32 },
-    #[error("only one of {cert} and {key} exists; restore the missing file or remove both to create a new CA")]
+    #[error(
+        "only one of {cert} and {key} exists; restore the missing file or remove both to create a new CA"
+    )]
     HalfPresent { cert: PathBuf, key: PathBuf },
     #[error("CA files in {dir} are unusable: {source}")]
     BadCaFiles { dir: PathBuf, source: rcgen::Error },
-    #[error("invalid certificate signing request: {0}; send a PEM CSR signed by the key to certify")]
+    #[error(
+        "invalid certificate signing request: {0}; send a PEM CSR signed by the key to certify"
+    )]
     BadCsr(rcgen::Error),
-    #[error("invalid public key: {0}; send a PEM SubjectPublicKeyInfo (ECDSA P-256/P-384, Ed25519 or RSA)")]
+    #[error(
+        "invalid public key: {0}; send a PEM SubjectPublicKeyInfo (ECDSA P-256/P-384, Ed25519 or RSA)"
+    )]
     BadPublicKey(rcgen::Error),
     #[error("invalid server name {name:?}: {source}")]
     BadServerName { name: String, source: rcgen::Error },
@@ -47,7 +53,10 @@ pub enum CaError {
     #[error("cannot generate randomness for a serial number")]
     Random,
     #[error("cannot sign certificate for {subject}: {source}")]
-    Sign { subject: String, source: rcgen::Error },
+    Sign {
+        subject: String,
+        source: rcgen::Error,
+    },
 }
 
 /// What a certificate may be used for in TLS.
@@ -114,7 +123,8 @@ pub struct CertificateAuthority {
 
 impl std::fmt::Debug for CertificateAuthority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CertificateAuthority").finish_non_exhaustive()
+        f.debug_struct("CertificateAuthority")
+            .finish_non_exhaustive()
     }
 }
 
@@ -183,10 +193,11 @@ impl CertificateAuthority {
 
     /// A fresh CA held only in memory (tests, or callers that persist it themselves).
     pub fn generate(common_name: &str, validity: Duration, now: i64) -> Result<Self, CaError> {
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|source| CaError::Sign {
-            subject: common_name.to_string(),
-            source,
-        })?;
+        let key =
+            KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|source| CaError::Sign {
+                subject: common_name.to_string(),
+                source,
+            })?;
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::OrganizationName, "SF2C-BC");
@@ -242,10 +253,10 @@ impl CertificateAuthority {
         dn.push(DnType::CommonName, req.uuid.as_str());
         params.distinguished_name = dn;
         let urn = format!("urn:uuid:{}", req.uuid);
-        let urn = urn.clone().try_into().map_err(|source| CaError::BadServerName {
-            name: urn,
-            source,
-        })?;
+        let urn = urn
+            .clone()
+            .try_into()
+            .map_err(|source| CaError::BadServerName { name: urn, source })?;
         params.subject_alt_names.push(SanType::URI(urn));
         params
             .subject_alt_names
@@ -287,7 +298,8 @@ impl CertificateAuthority {
         };
         let cert = match &req.key {
             LeafKey::Csr(pem) => {
-                let csr = CertificateSigningRequestParams::from_pem(pem).map_err(CaError::BadCsr)?;
+                let csr =
+                    CertificateSigningRequestParams::from_pem(pem).map_err(CaError::BadCsr)?;
                 params.signed_by(&csr.public_key, &self.issuer)
             }
             LeafKey::PublicKey(pem) => {
@@ -367,15 +379,22 @@ mod tests {
     fn persists_with_private_key_mode_and_reloads_the_same_ca() {
         let dir = tempfile::tempdir().unwrap();
         let ca_dir = dir.path().join("ca");
-        let ca = CertificateAuthority::load_or_create(&ca_dir, "Test CA", YEAR, 1_700_000_000).unwrap();
-        let mode = fs::metadata(ca_dir.join(CA_KEY_FILE)).unwrap().permissions().mode();
+        let ca =
+            CertificateAuthority::load_or_create(&ca_dir, "Test CA", YEAR, 1_700_000_000).unwrap();
+        let mode = fs::metadata(ca_dir.join(CA_KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let again = CertificateAuthority::load_or_create(&ca_dir, "ignored", YEAR, 0).unwrap();
         assert_eq!(again.cert_pem(), ca.cert_pem());
         // A leaf issued by the reloaded CA verifies under the original certificate.
         let key = KeyPair::generate().unwrap();
         let cert = again
-            .issue(&leaf(CertRole::Client, LeafKey::PublicKey(key.public_key_pem())))
+            .issue(&leaf(
+                CertRole::Client,
+                LeafKey::PublicKey(key.public_key_pem()),
+            ))
             .unwrap();
         let (_, parsed) = parse_x509_certificate(&cert.der).unwrap();
         let (_, ca_cert) = parse_x509_certificate(ca.cert_der()).unwrap();
@@ -404,18 +423,43 @@ mod tests {
             .unwrap()
             .pem()
             .unwrap();
-        let server = ca.issue(&leaf(CertRole::ClientAndServer, LeafKey::Csr(csr))).unwrap();
+        let server = ca
+            .issue(&leaf(CertRole::ClientAndServer, LeafKey::Csr(csr)))
+            .unwrap();
         let client = ca
-            .issue(&leaf(CertRole::Client, LeafKey::PublicKey(key.public_key_pem())))
+            .issue(&leaf(
+                CertRole::Client,
+                LeafKey::PublicKey(key.public_key_pem()),
+            ))
             .unwrap();
         assert_ne!(server.serial_hex, client.serial_hex);
         assert_eq!(server.serial_hex.len(), 32);
         assert_eq!(server.not_after, 1_700_000_000 + 3600);
 
         let (_, s) = parse_x509_certificate(&server.der).unwrap();
-        assert_eq!(s.subject().iter_common_name().next().unwrap().as_str().unwrap(), DEV);
-        assert_eq!(s.public_key().raw, parse_x509_certificate(&client.der).unwrap().1.public_key().raw);
-        let names = &s.subject_alternative_name().unwrap().unwrap().value.general_names;
+        assert_eq!(
+            s.subject()
+                .iter_common_name()
+                .next()
+                .unwrap()
+                .as_str()
+                .unwrap(),
+            DEV
+        );
+        assert_eq!(
+            s.public_key().raw,
+            parse_x509_certificate(&client.der)
+                .unwrap()
+                .1
+                .public_key()
+                .raw
+        );
+        let names = &s
+            .subject_alternative_name()
+            .unwrap()
+            .unwrap()
+            .value
+            .general_names;
         let uri = format!("urn:uuid:{DEV}");
         assert!(names.contains(&GeneralName::URI(&uri)));
         assert!(names.contains(&GeneralName::IPAddress(&[10, 8, 0, 2])));
@@ -429,7 +473,12 @@ mod tests {
         let (_, c) = parse_x509_certificate(&client.der).unwrap();
         let eku = c.extended_key_usage().unwrap().unwrap().value;
         assert!(eku.client_auth && !eku.server_auth);
-        let names = &c.subject_alternative_name().unwrap().unwrap().value.general_names;
+        let names = &c
+            .subject_alternative_name()
+            .unwrap()
+            .unwrap()
+            .value
+            .general_names;
         assert!(!names.contains(&GeneralName::DNSName("localhost")));
     }
 
@@ -457,5 +506,4 @@ mod tests {
             Err(CaError::BadCsr(_))
         ));
     }
-
 }

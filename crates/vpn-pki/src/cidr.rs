@@ -6,7 +6,9 @@ use std::str::FromStr;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CidrError {
-    #[error("malformed network {text:?}: expected ADDRESS/PREFIX such as 10.8.0.0/24 or fd00:8::/64")]
+    #[error(
+        "malformed network {text:?}: expected ADDRESS/PREFIX such as 10.8.0.0/24 or fd00:8::/64"
+    )]
     Malformed { text: String },
     #[error("prefix /{prefix} is too long for {text:?}: max /{max}")]
     PrefixTooLong { text: String, prefix: u8, max: u8 },
@@ -53,7 +55,8 @@ impl Cidr {
 
     /// The `index`-th address of the network (0 = network address), if inside it.
     pub fn nth(&self, index: u128) -> Option<IpAddr> {
-        (index <= self.host_mask()).then(|| from_u128(to_u128(self.network) + index, self.is_ipv4()))
+        (index <= self.host_mask())
+            .then(|| from_u128(to_u128(self.network) + index, self.is_ipv4()))
     }
 
     /// Offset of `ip` inside the network, if it is inside.
@@ -143,8 +146,14 @@ mod tests {
 
     #[test]
     fn refuses_bad_text() {
-        assert!(matches!("10.8.0.0".parse::<Cidr>(), Err(CidrError::Malformed { .. })));
-        assert!(matches!("10.8.0.0/33".parse::<Cidr>(), Err(CidrError::PrefixTooLong { .. })));
+        assert!(matches!(
+            "10.8.0.0".parse::<Cidr>(),
+            Err(CidrError::Malformed { .. })
+        ));
+        assert!(matches!(
+            "10.8.0.0/33".parse::<Cidr>(),
+            Err(CidrError::PrefixTooLong { .. })
+        ));
         assert_eq!(
             "10.8.0.5/24".parse::<Cidr>(),
             Err(CidrError::HostBitsSet {

@@ -35,10 +35,12 @@ pub enum CrlFetchError {
 
 /// Downloads the CRL (DER) at `url`.
 pub async fn fetch_crl(url: &str) -> Result<Vec<u8>, CrlFetchError> {
-    let uri: hyper::Uri = url.parse().map_err(|e: hyper::http::uri::InvalidUri| CrlFetchError::BadUrl {
-        url: url.to_string(),
-        detail: e.to_string(),
-    })?;
+    let uri: hyper::Uri =
+        url.parse()
+            .map_err(|e: hyper::http::uri::InvalidUri| CrlFetchError::BadUrl {
+                url: url.to_string(),
+                detail: e.to_string(),
+            })?;
     if uri.scheme_str() != Some("http") {
         return Err(CrlFetchError::BadUrl {
             url: url.to_string(),
@@ -48,7 +50,9 @@ pub async fn fetch_crl(url: &str) -> Result<Vec<u8>, CrlFetchError> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let response = tokio::time::timeout(FETCH_TIMEOUT, client.get(uri))
         .await
-        .map_err(|_| CrlFetchError::Timeout { url: url.to_string() })?
+        .map_err(|_| CrlFetchError::Timeout {
+            url: url.to_string(),
+        })?
         .map_err(|e| CrlFetchError::Transport {
             url: url.to_string(),
             detail: e.to_string(),
@@ -59,13 +63,18 @@ pub async fn fetch_crl(url: &str) -> Result<Vec<u8>, CrlFetchError> {
             status: response.status().as_u16(),
         });
     }
-    let body = tokio::time::timeout(FETCH_TIMEOUT, Limited::new(response.into_body(), MAX_CRL_BYTES).collect())
-        .await
-        .map_err(|_| CrlFetchError::Timeout { url: url.to_string() })?
-        .map_err(|e| CrlFetchError::Body {
-            url: url.to_string(),
-            detail: e.to_string(),
-        })?;
+    let body = tokio::time::timeout(
+        FETCH_TIMEOUT,
+        Limited::new(response.into_body(), MAX_CRL_BYTES).collect(),
+    )
+    .await
+    .map_err(|_| CrlFetchError::Timeout {
+        url: url.to_string(),
+    })?
+    .map_err(|e| CrlFetchError::Body {
+        url: url.to_string(),
+        detail: e.to_string(),
+    })?;
     Ok(body.to_bytes().to_vec())
 }
 
@@ -76,12 +85,17 @@ pub struct CrlRefresher {
 
 impl CrlRefresher {
     /// Fetches once, installs the result if newer; returns whether the CRL changed.
-    pub async fn refresh_once(url: &str, verifier: &CrlClientVerifier) -> Result<bool, CrlFetchError> {
+    pub async fn refresh_once(
+        url: &str,
+        verifier: &CrlClientVerifier,
+    ) -> Result<bool, CrlFetchError> {
         let der = fetch_crl(url).await?;
-        verifier.replace_crl(&der).map_err(|source| CrlFetchError::Rejected {
-            url: url.to_string(),
-            source,
-        })
+        verifier
+            .replace_crl(&der)
+            .map_err(|source| CrlFetchError::Rejected {
+                url: url.to_string(),
+                source,
+            })
     }
 
     /// Polls `url` every `every` (first poll immediately). Failures are logged and retried on
@@ -95,7 +109,9 @@ impl CrlRefresher {
                 match Self::refresh_once(&url, &verifier).await {
                     Ok(true) => tracing::info!(%url, "installed new CRL"),
                     Ok(false) => tracing::debug!(%url, "CRL unchanged"),
-                    Err(e) => tracing::warn!(error = %e, "CRL refresh failed; keeping the current CRL"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "CRL refresh failed; keeping the current CRL")
+                    }
                 }
             }
         });

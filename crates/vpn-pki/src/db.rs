@@ -7,7 +7,9 @@ use rusqlite::Connection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("cannot open PKI database {path}: {source}; check the directory exists and is writable")]
+    #[error(
+        "cannot open PKI database {path}: {source}; check the directory exists and is writable"
+    )]
     Open {
         path: String,
         source: rusqlite::Error,

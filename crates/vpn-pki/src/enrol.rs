@@ -136,7 +136,12 @@ impl<L: RegistryLedger> Enroller<L> {
     }
 
     /// Operator step: a one-time token for `uuid`, valid for `ttl`.
-    pub async fn issue_token(&self, uuid: &str, ttl: Duration, now: i64) -> Result<EnrolmentToken, EnrolError> {
+    pub async fn issue_token(
+        &self,
+        uuid: &str,
+        ttl: Duration,
+        now: i64,
+    ) -> Result<EnrolmentToken, EnrolError> {
         let db = self.db.lock().await;
         Ok(Tokens::new(&db).issue(uuid, ttl, now)?)
     }
@@ -261,8 +266,11 @@ impl<L: RegistryLedger> Enroller<L> {
         let uuid = normalise(uuid)?;
         let mut db = self.db.lock().await;
         let tx = db.transaction()?;
-        let serials =
-            Revocations::new(&tx).revoke_device(&uuid, RevocationReason::CessationOfOperation, now)?;
+        let serials = Revocations::new(&tx).revoke_device(
+            &uuid,
+            RevocationReason::CessationOfOperation,
+            now,
+        )?;
         self.pool.release(&tx, &uuid)?;
         tx.commit()?;
         Ok(serials)

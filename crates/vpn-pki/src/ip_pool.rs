@@ -23,11 +23,21 @@ CREATE TABLE IF NOT EXISTS ip_leases (
 pub enum PoolError {
     #[error("no virtual network configured; set an IPv4 and/or IPv6 network (CIDR)")]
     NoNetworks,
-    #[error("two IPv{family} networks configured ({first} and {second}); configure at most one of each family")]
-    SameFamily { family: u8, first: Cidr, second: Cidr },
-    #[error("virtual network {network} is too small: it needs room for the hub and at least one device")]
+    #[error(
+        "two IPv{family} networks configured ({first} and {second}); configure at most one of each family"
+    )]
+    SameFamily {
+        family: u8,
+        first: Cidr,
+        second: Cidr,
+    },
+    #[error(
+        "virtual network {network} is too small: it needs room for the hub and at least one device"
+    )]
     TooSmall { network: Cidr },
-    #[error("virtual network {network} is exhausted; release revoked devices or configure a larger network")]
+    #[error(
+        "virtual network {network} is exhausted; release revoked devices or configure a larger network"
+    )]
     Exhausted { network: Cidr },
     #[error("stored lease {ip:?} is not an IP address; the ip_leases table is corrupt")]
     CorruptLease { ip: String },
@@ -114,7 +124,10 @@ impl IpPool {
                 stale => {
                     if let Some(old) = stale {
                         // The network was reconfigured; the old address is no longer ours to keep.
-                        conn.execute("DELETE FROM ip_leases WHERE ip = ?1", params![old.to_string()])?;
+                        conn.execute(
+                            "DELETE FROM ip_leases WHERE ip = ?1",
+                            params![old.to_string()],
+                        )?;
                     }
                     let ip = first_free(conn, &net)?;
                     conn.execute(
@@ -146,7 +159,10 @@ impl IpPool {
 
     /// Frees every address of the device (on revocation or deletion); returns how many.
     pub fn release(&self, conn: &Connection, uuid: &str) -> Result<usize, PoolError> {
-        Ok(conn.execute("DELETE FROM ip_leases WHERE device_uuid = ?1", params![uuid])?)
+        Ok(conn.execute(
+            "DELETE FROM ip_leases WHERE device_uuid = ?1",
+            params![uuid],
+        )?)
     }
 }
 
@@ -155,7 +171,8 @@ fn family_of(net: &Cidr) -> u8 {
 }
 
 fn parse_ip(text: String) -> Result<IpAddr, PoolError> {
-    text.parse().map_err(|_| PoolError::CorruptLease { ip: text })
+    text.parse()
+        .map_err(|_| PoolError::CorruptLease { ip: text })
 }
 
 fn held(conn: &Connection, uuid: &str, family: u8) -> Result<Option<IpAddr>, PoolError> {
@@ -175,7 +192,7 @@ fn first_free(conn: &Connection, net: &Cidr) -> Result<IpAddr, PoolError> {
     let mut stmt = conn.prepare("SELECT ip FROM ip_leases WHERE family = ?1")?;
     let taken: HashSet<u128> = stmt
         .query_map(params![family_of(net)], |r| r.get::<_, String>(0))?
-        .map(|row| Ok(parse_ip(row?)?))
+        .map(|row| parse_ip(row?))
         .collect::<Result<Vec<_>, PoolError>>()?
         .into_iter()
         .filter_map(|ip| net.index_of(ip))
@@ -220,7 +237,9 @@ mod tests {
         let got: Vec<IpAddr> = (0..5)
             .map(|i| pool.allocate(&conn, &uuid(i), 0).unwrap().v4.unwrap())
             .collect();
-        let want: Vec<IpAddr> = (2..7).map(|h| format!("10.9.0.{h}").parse().unwrap()).collect();
+        let want: Vec<IpAddr> = (2..7)
+            .map(|h| format!("10.9.0.{h}").parse().unwrap())
+            .collect();
         assert_eq!(got, want);
         assert!(matches!(
             pool.allocate(&conn, &uuid(99), 0),
@@ -248,15 +267,24 @@ mod tests {
         assert_eq!(pool.lease_of(&conn, &uuid(1)).unwrap(), Some(first));
         assert_eq!(
             pool.hub_addresses(),
-            vec!["10.8.0.1".parse::<IpAddr>().unwrap(), "fd00:8::1".parse().unwrap()]
+            vec![
+                "10.8.0.1".parse::<IpAddr>().unwrap(),
+                "fd00:8::1".parse().unwrap()
+            ]
         );
     }
 
     #[test]
     fn refuses_bad_configuration() {
         assert!(matches!(IpPool::new(&[]), Err(PoolError::NoNetworks)));
-        let two: Vec<Cidr> = vec!["10.0.0.0/24".parse().unwrap(), "10.1.0.0/24".parse().unwrap()];
-        assert!(matches!(IpPool::new(&two), Err(PoolError::SameFamily { family: 4, .. })));
+        let two: Vec<Cidr> = vec![
+            "10.0.0.0/24".parse().unwrap(),
+            "10.1.0.0/24".parse().unwrap(),
+        ];
+        assert!(matches!(
+            IpPool::new(&two),
+            Err(PoolError::SameFamily { family: 4, .. })
+        ));
         assert!(matches!(
             IpPool::new(&["10.0.0.0/31".parse().unwrap()]),
             Err(PoolError::TooSmall { .. })

@@ -1,7 +1,7 @@
 //! What the PKI needs from the device registry on the ledger, and an in-process test double of it.
 //!
-//! The Fabric-backed implementation (evaluate `GetDevice`, submit the virtual-IP update as a
-//! registry administrator) lives with the VPN Centre's Fabric client.
+//! The Fabric-backed implementation (evaluate `GetDevice`; submit `UpdateDevice` with the new
+//! virtual IP as a registry administrator) lives with the VPN Centre's Fabric client.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -51,6 +51,10 @@ impl MemoryLedger {
         self.lock().insert(record.uuid.clone(), record);
     }
 
+    pub fn remove(&self, uuid: &str) -> Option<DeviceRecord> {
+        self.lock().remove(uuid)
+    }
+
     pub fn get(&self, uuid: &str) -> Option<DeviceRecord> {
         self.lock().get(uuid).cloned()
     }
@@ -78,11 +82,16 @@ impl RegistryLedger for MemoryLedger {
 
     async fn set_virtual_ip(&self, uuid: &str, ip: IpAddr) -> Result<(), LedgerError> {
         if self.fail_writes.load(Ordering::SeqCst) {
-            return Err(LedgerError::Unavailable("test double set to fail writes".into()));
+            return Err(LedgerError::Unavailable(
+                "test double set to fail writes".into(),
+            ));
         }
         let ip = ip.to_string();
         let mut records = self.lock();
-        if let Some(holder) = records.values().find(|r| r.virtual_ip == ip && r.uuid != uuid) {
+        if let Some(holder) = records
+            .values()
+            .find(|r| r.virtual_ip == ip && r.uuid != uuid)
+        {
             return Err(LedgerError::Rejected(format!(
                 "virtual IP {ip} already belongs to {}",
                 holder.uuid

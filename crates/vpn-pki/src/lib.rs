@@ -24,6 +24,8 @@ pub use enrol::{EnrolError, EnrolRequest, Enrolled, Enroller, EnrolmentConfig};
 pub use ip_pool::{IpLease, IpPool, PoolError};
 pub use ledger::{LedgerError, MemoryLedger, RegistryLedger};
 pub use mtls::{CrlClientVerifier, MtlsError, client_config, server_config};
-pub use revocation::{RevocationError, RevokedCert, Revocations};
+pub use revocation::{RevocationError, Revocations, RevokedCert};
 pub use tokens::{EnrolmentToken, TokenError, Tokens};
-pub use wireguard::{HubPeer, PRIVATE_KEY_PLACEHOLDER, WireGuardError, render_config, render_hub_peer};
+pub use wireguard::{
+    HubPeer, PRIVATE_KEY_PLACEHOLDER, WireGuardError, render_config, render_hub_peer,
+};

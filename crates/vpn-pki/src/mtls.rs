@@ -29,7 +29,9 @@ pub enum MtlsError {
     BadCa(String),
     #[error("CRL rejected: {0}; it must be a DER CRL signed by this centre's CA")]
     BadCrl(String),
-    #[error("CRL number {offered} is older than the current {current}; refusing to roll revocations back")]
+    #[error(
+        "CRL number {offered} is older than the current {current}; refusing to roll revocations back"
+    )]
     StaleCrl { offered: String, current: String },
     #[error("cannot build the TLS configuration: {0}")]
     Tls(#[from] rustls::Error),
@@ -64,7 +66,9 @@ fn private_key(pem: &str) -> Result<PrivateKeyDer<'static>, MtlsError> {
 fn roots(ca_pem: &str) -> Result<RootCertStore, MtlsError> {
     let mut roots = RootCertStore::empty();
     for cert in certs(ca_pem, "CA")? {
-        roots.add(cert).map_err(|e| MtlsError::BadCa(e.to_string()))?;
+        roots
+            .add(cert)
+            .map_err(|e| MtlsError::BadCa(e.to_string()))?;
     }
     Ok(roots)
 }
@@ -97,11 +101,16 @@ impl CrlClientVerifier {
     /// `crl_der`: the CRL to start with. With `None`, revocation is not checked until the first
     /// [`replace_crl`](Self::replace_crl); fetch one before serving. With `enforce_expiry`, a CRL
     /// past its nextUpdate makes every client fail (fail closed when the centre is unreachable).
-    pub fn new(ca_pem: &str, crl_der: Option<&[u8]>, enforce_expiry: bool) -> Result<Arc<Self>, MtlsError> {
+    pub fn new(
+        ca_pem: &str,
+        crl_der: Option<&[u8]>,
+        enforce_expiry: bool,
+    ) -> Result<Arc<Self>, MtlsError> {
         let roots = Arc::new(roots(ca_pem)?);
         let ca_der = certs(ca_pem, "CA")?.remove(0);
         let provider = provider();
-        let plain = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone()).build()?;
+        let plain =
+            WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone()).build()?;
         let hints = plain.root_hint_subjects().to_vec();
         let verifier = Arc::new(CrlClientVerifier {
             roots,
@@ -136,9 +145,10 @@ impl CrlClientVerifier {
                 });
             }
         }
-        let mut builder = WebPkiClientVerifier::builder_with_provider(self.roots.clone(), self.provider.clone())
-            .with_crls([CertificateRevocationListDer::from(der.to_vec())])
-            .only_check_end_entity_revocation();
+        let mut builder =
+            WebPkiClientVerifier::builder_with_provider(self.roots.clone(), self.provider.clone())
+                .with_crls([CertificateRevocationListDer::from(der.to_vec())])
+                .only_check_end_entity_revocation();
         if self.enforce_expiry {
             builder = builder.enforce_revocation_expiration();
         }
@@ -153,23 +163,36 @@ impl CrlClientVerifier {
 
     /// The CRL currently enforced, in DER.
     pub fn current_crl(&self) -> Option<Vec<u8>> {
-        self.state.read().unwrap_or_else(|e| e.into_inner()).crl.clone()
+        self.state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .crl
+            .clone()
     }
 
     fn inner(&self) -> Arc<dyn ClientCertVerifier> {
-        self.state.read().unwrap_or_else(|e| e.into_inner()).inner.clone()
+        self.state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .inner
+            .clone()
     }
 
     /// Signature by our CA and matching issuer; returns the CRL number (0 when absent).
     fn check_crl(&self, der: &[u8]) -> Result<x509_parser::num_bigint::BigUint, MtlsError> {
         let bad = |e: String| MtlsError::BadCrl(e);
-        let (rest, crl) = CertificateRevocationList::from_der(der).map_err(|e| bad(e.to_string()))?;
+        let (rest, crl) =
+            CertificateRevocationList::from_der(der).map_err(|e| bad(e.to_string()))?;
         if !rest.is_empty() {
             return Err(bad("trailing bytes after the CRL".into()));
         }
         let (_, ca) = parse_x509_certificate(&self.ca_der).map_err(|e| bad(e.to_string()))?;
         if crl.issuer() != ca.subject() {
-            return Err(bad(format!("issued by {}, not by {}", crl.issuer(), ca.subject())));
+            return Err(bad(format!(
+                "issued by {}, not by {}",
+                crl.issuer(),
+                ca.subject()
+            )));
         }
         crl.verify_signature(ca.public_key())
             .map_err(|e| bad(format!("signature does not verify: {e}")))?;
@@ -178,7 +201,8 @@ impl CrlClientVerifier {
 }
 
 fn crl_number(der: &[u8]) -> Result<x509_parser::num_bigint::BigUint, MtlsError> {
-    let (_, crl) = CertificateRevocationList::from_der(der).map_err(|e| MtlsError::BadCrl(e.to_string()))?;
+    let (_, crl) =
+        CertificateRevocationList::from_der(der).map_err(|e| MtlsError::BadCrl(e.to_string()))?;
     Ok(crl.crl_number().cloned().unwrap_or_default())
 }
 
@@ -201,7 +225,8 @@ impl ClientCertVerifier for CrlClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        self.inner().verify_client_cert(end_entity, intermediates, now)
+        self.inner()
+            .verify_client_cert(end_entity, intermediates, now)
     }
 
     fn verify_tls12_signature(
@@ -237,16 +262,26 @@ pub fn server_config(
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(certs(cert_chain_pem, "server certificate")?, private_key(key_pem)?)?;
+        .with_single_cert(
+            certs(cert_chain_pem, "server certificate")?,
+            private_key(key_pem)?,
+        )?;
     config.session_storage = Arc::new(NoServerSessionStorage {});
     config.send_tls13_tickets = 0;
     Ok(config)
 }
 
 /// A client configuration trusting only our CA and presenting the given certificate.
-pub fn client_config(ca_pem: &str, cert_chain_pem: &str, key_pem: &str) -> Result<ClientConfig, MtlsError> {
+pub fn client_config(
+    ca_pem: &str,
+    cert_chain_pem: &str,
+    key_pem: &str,
+) -> Result<ClientConfig, MtlsError> {
     Ok(ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots(ca_pem)?)
-        .with_client_auth_cert(certs(cert_chain_pem, "client certificate")?, private_key(key_pem)?)?)
+        .with_client_auth_cert(
+            certs(cert_chain_pem, "client certificate")?,
+            private_key(key_pem)?,
+        )?)
 }

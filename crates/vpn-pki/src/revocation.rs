@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevocationReason, RevokedCertParams, SerialNumber};
+use rcgen::{
+    CertificateRevocationListParams, KeyIdMethod, RevocationReason, RevokedCertParams, SerialNumber,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ca::{CertificateAuthority, IssuedCert, at};
@@ -60,7 +62,12 @@ impl<'c> Revocations<'c> {
     }
 
     /// Records a certificate so it can later be revoked by device.
-    pub fn record_issued(&self, uuid: &str, cert: &IssuedCert, now: i64) -> Result<(), RevocationError> {
+    pub fn record_issued(
+        &self,
+        uuid: &str,
+        cert: &IssuedCert,
+        now: i64,
+    ) -> Result<(), RevocationError> {
         self.conn.execute(
             "INSERT INTO issued_certs (serial_hex, device_uuid, issued_at, not_after) VALUES (?1, ?2, ?3, ?4)",
             params![cert.serial_hex, uuid, now, cert.not_after],
@@ -106,7 +113,13 @@ impl<'c> Revocations<'c> {
         )?;
         let rows = stmt
             .query_map(params![now], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get(4)?,
+                ))
             })?
             .collect::<Result<Vec<(String, String, i64, i64, i64)>, _>>()?;
         rows.into_iter()
@@ -158,7 +171,9 @@ impl<'c> Revocations<'c> {
             revoked_certs,
             key_identifier_method: KeyIdMethod::Sha256,
         };
-        let crl = params.signed_by(ca.issuer()).map_err(RevocationError::Sign)?;
+        let crl = params
+            .signed_by(ca.issuer())
+            .map_err(RevocationError::Sign)?;
         Ok(crl.der().to_vec())
     }
 }
@@ -189,7 +204,11 @@ fn from_hex(text: &str) -> Result<Vec<u8>, RevocationError> {
     }
     (0..text.len())
         .step_by(2)
-        .map(|i| text.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()).ok_or_else(bad))
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+                .ok_or_else(bad)
+        })
         .collect()
 }
 
@@ -220,7 +239,8 @@ mod tests {
     fn revoking_a_device_lists_all_its_certs_in_a_signed_crl() {
         let dir = tempfile::tempdir().unwrap();
         let conn = crate::db::open_database(&dir.path().join("pki.db")).unwrap();
-        let ca = CertificateAuthority::generate("Test CA", Duration::from_secs(86400), 1000).unwrap();
+        let ca =
+            CertificateAuthority::generate("Test CA", Duration::from_secs(86400), 1000).unwrap();
         let revs = Revocations::new(&conn);
         let a1 = issue(&ca, DEV, 1000);
         let a2 = issue(&ca, DEV, 1000);
@@ -237,7 +257,11 @@ mod tests {
         let mut want = vec![a1.serial_hex.clone(), a2.serial_hex.clone()];
         want.sort();
         assert_eq!(revoked, want);
-        assert!(revs.revoke_device(DEV, RevocationReason::Unspecified, 1200).unwrap().is_empty());
+        assert!(
+            revs.revoke_device(DEV, RevocationReason::Unspecified, 1200)
+                .unwrap()
+                .is_empty()
+        );
         assert!(revs.is_revoked(&a1.serial_hex).unwrap());
         assert!(!revs.is_revoked(&b.serial_hex).unwrap());
 
@@ -245,10 +269,16 @@ mod tests {
         let (_, crl) = CertificateRevocationList::from_der(&der).unwrap();
         let (_, ca_cert) = parse_x509_certificate(ca.cert_der()).unwrap();
         crl.verify_signature(ca_cert.public_key()).unwrap();
-        assert_eq!(crl.next_update().unwrap().timestamp() - crl.last_update().timestamp(), 600);
+        assert_eq!(
+            crl.next_update().unwrap().timestamp() - crl.last_update().timestamp(),
+            600
+        );
         let (_, a1_cert) = parse_x509_certificate(&a1.der).unwrap();
         let (_, b_cert) = parse_x509_certificate(&b.der).unwrap();
-        let listed: Vec<_> = crl.iter_revoked_certificates().map(|r| r.serial().clone()).collect();
+        let listed: Vec<_> = crl
+            .iter_revoked_certificates()
+            .map(|r| r.serial().clone())
+            .collect();
         assert_eq!(listed.len(), 2);
         assert!(listed.contains(&a1_cert.serial));
         assert!(!listed.contains(&b_cert.serial));
@@ -258,7 +288,9 @@ mod tests {
         assert!(crl2.crl_number().unwrap() > &first_number);
 
         // Once expired, the entries leave the CRL.
-        let der3 = revs.crl_der(&ca, 1000 + 3600, Duration::from_secs(600)).unwrap();
+        let der3 = revs
+            .crl_der(&ca, 1000 + 3600, Duration::from_secs(600))
+            .unwrap();
         let (_, crl3) = CertificateRevocationList::from_der(&der3).unwrap();
         assert_eq!(crl3.iter_revoked_certificates().count(), 0);
     }

@@ -18,7 +18,9 @@ CREATE TABLE IF NOT EXISTS enrolment_tokens (
 pub enum TokenError {
     #[error("enrolment token is unknown; ask an operator for a new token")]
     Unknown,
-    #[error("enrolment token expired at {expired_at} (unix seconds); ask an operator for a new token")]
+    #[error(
+        "enrolment token expired at {expired_at} (unix seconds); ask an operator for a new token"
+    )]
     Expired { expired_at: i64 },
     #[error("enrolment token was already used at {used_at} (unix seconds); tokens are single use")]
     Used { used_at: i64 },
@@ -171,7 +173,10 @@ mod tests {
             tokens.redeem(&t.secret, OTHER, 1001),
             Err(TokenError::WrongDevice { uuid: OTHER.into() })
         );
-        assert_eq!(tokens.redeem(&"0".repeat(64), DEV, 1001), Err(TokenError::Unknown));
+        assert_eq!(
+            tokens.redeem(&"0".repeat(64), DEV, 1001),
+            Err(TokenError::Unknown)
+        );
         tokens.redeem(&t.secret, DEV, 1001).unwrap();
         assert_eq!(
             tokens.redeem(&t.secret, DEV, 1002),

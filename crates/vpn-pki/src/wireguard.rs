@@ -84,7 +84,13 @@ pub fn render_config(
     let _ = writeln!(out, "# SF2C-BC device {}", lease.device_uuid);
     let _ = writeln!(out, "[Interface]");
     let _ = writeln!(out, "Address = {}", addresses.join(", "));
-    let _ = writeln!(out, "PrivateKey = {}", private_key.map(str::trim).unwrap_or(PRIVATE_KEY_PLACEHOLDER));
+    let _ = writeln!(
+        out,
+        "PrivateKey = {}",
+        private_key
+            .map(str::trim)
+            .unwrap_or(PRIVATE_KEY_PLACEHOLDER)
+    );
     let _ = writeln!(out);
     let _ = writeln!(out, "[Peer]");
     let _ = writeln!(out, "PublicKey = {}", hub.public_key.trim());
@@ -152,7 +158,10 @@ mod tests {
 
     #[test]
     fn renders_addresses_hub_and_networks() {
-        let nets: Vec<Cidr> = vec!["10.8.0.0/24".parse().unwrap(), "fd00:8::/64".parse().unwrap()];
+        let nets: Vec<Cidr> = vec![
+            "10.8.0.0/24".parse().unwrap(),
+            "fd00:8::/64".parse().unwrap(),
+        ];
         let text = render_config(&lease(), &nets, &hub(), None).unwrap();
         assert_eq!(value(&text, "Address"), vec!["10.8.0.7/32, fd00:8::7/128"]);
         assert_eq!(value(&text, "PrivateKey"), vec![PRIVATE_KEY_PLACEHOLDER]);
@@ -167,7 +176,10 @@ mod tests {
         assert_eq!(value(&with_key, "PrivateKey"), vec![own.as_str()]);
 
         let peer = render_hub_peer(&lease(), &key(3)).unwrap();
-        assert_eq!(value(&peer, "AllowedIPs"), vec!["10.8.0.7/32, fd00:8::7/128"]);
+        assert_eq!(
+            value(&peer, "AllowedIPs"),
+            vec!["10.8.0.7/32, fd00:8::7/128"]
+        );
     }
 
     #[test]
@@ -175,12 +187,25 @@ mod tests {
         let nets: Vec<Cidr> = vec!["10.8.0.0/24".parse().unwrap()];
         let mut bad = hub();
         bad.public_key = STANDARD.encode([1u8; 31]);
-        assert!(matches!(render_config(&lease(), &nets, &bad, None), Err(WireGuardError::BadKey { .. })));
+        assert!(matches!(
+            render_config(&lease(), &nets, &bad, None),
+            Err(WireGuardError::BadKey { .. })
+        ));
         let mut bad = hub();
         bad.endpoint = "vpn.example.org".into();
-        assert!(matches!(render_config(&lease(), &nets, &bad, None), Err(WireGuardError::BadEndpoint { .. })));
-        let empty = IpLease { device_uuid: "x".into(), v4: None, v6: None };
-        assert!(matches!(render_config(&empty, &nets, &hub(), None), Err(WireGuardError::NoAddress { .. })));
+        assert!(matches!(
+            render_config(&lease(), &nets, &bad, None),
+            Err(WireGuardError::BadEndpoint { .. })
+        ));
+        let empty = IpLease {
+            device_uuid: "x".into(),
+            v4: None,
+            v6: None,
+        };
+        assert!(matches!(
+            render_config(&empty, &nets, &hub(), None),
+            Err(WireGuardError::NoAddress { .. })
+        ));
         assert!(render_hub_peer(&lease(), "short").is_err());
     }
 }

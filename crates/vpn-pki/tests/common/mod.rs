@@ -13,7 +13,10 @@ use vpn_pki::{
 };
 
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 pub fn uuid(i: u32) -> String {
@@ -50,7 +53,13 @@ pub fn enroller(dir: &Path, networks: &[&str]) -> Enroller<MemoryLedger> {
     let nets: Vec<Cidr> = networks.iter().map(|n| n.parse().unwrap()).collect();
     let pool = IpPool::new(&nets).unwrap();
     let db = open_database(&dir.join("pki.db")).unwrap();
-    Enroller::new(ca, pool, db, MemoryLedger::new(), EnrolmentConfig::default())
+    Enroller::new(
+        ca,
+        pool,
+        db,
+        MemoryLedger::new(),
+        EnrolmentConfig::default(),
+    )
 }
 
 /// Registers `uuid` on the ledger double, issues a token and enrols a fresh key; returns the key PEM too.
@@ -60,7 +69,10 @@ pub async fn register_and_enrol(
     node_type: NodeType,
 ) -> (Enrolled, String) {
     e.ledger().insert(record(uuid, node_type));
-    let token = e.issue_token(uuid, Duration::from_secs(300), now()).await.unwrap();
+    let token = e
+        .issue_token(uuid, Duration::from_secs(300), now())
+        .await
+        .unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
     let csr = rcgen::CertificateParams::new(Vec::<String>::new())
         .unwrap()
