@@ -35,6 +35,8 @@ pub struct Gateway {
     signer: JoinHandle<Result<(), GatewayError>>,
     sender: JoinHandle<Result<(), GatewayError>>,
     metrics_task: Option<JoinHandle<()>>,
+    // Carries the first error of the signer or sender; a sensor reaching its end is not one.
+    fatal: mpsc::Receiver<String>,
 }
 
 impl Gateway {
@@ -83,12 +85,16 @@ impl Gateway {
         let wake = Arc::new(Notify::new());
         let (tx, rx) = mpsc::channel(READING_BUFFER);
         let sensor = spawn_sensor(config, tx, shutdown.clone(), Arc::clone(&metrics)).await?;
-        let signer = tokio::spawn(signer::run(
-            Arc::new(Signer::new(config.device_uuid, key, seq)),
-            rx,
-            Arc::clone(&queue),
-            Arc::clone(&metrics),
-            Arc::clone(&wake),
+        let (fatal_tx, fatal) = mpsc::channel(2);
+        let signer = tokio::spawn(report_failure(
+            fatal_tx.clone(),
+            signer::run(
+                Arc::new(Signer::new(config.device_uuid, key, seq)),
+                rx,
+                Arc::clone(&queue),
+                Arc::clone(&metrics),
+                Arc::clone(&wake),
+            ),
         ));
         let opts = SenderOptions {
             batch_size: config.batch_size,
@@ -97,7 +103,7 @@ impl Gateway {
             backoff_max: Duration::from_millis(config.backoff_max_ms),
         };
         let sender = Sender::new(queue, validators, opts, Arc::clone(&metrics), wake);
-        let sender = tokio::spawn(sender.run(shutdown));
+        let sender = tokio::spawn(report_failure(fatal_tx, sender.run(shutdown)));
         Ok(Gateway {
             metrics,
             metrics_addr,
@@ -106,6 +112,7 @@ impl Gateway {
             signer,
             sender,
             metrics_task,
+            fatal,
         })
     }
 
@@ -136,28 +143,28 @@ impl Gateway {
 
     /// Runs until `stop` completes or a task fails, then shuts down.
     pub async fn run_until(
-        self,
+        mut self,
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<(), GatewayError> {
-        tokio::pin!(stop);
-        let failed = tokio::select! {
-            _ = &mut stop => false,
-            _ = wait_finished(&self.signer, &self.sender) => true,
-        };
-        if failed {
-            tracing::error!("a gateway task ended on its own; shutting down");
+        tokio::select! {
+            _ = stop => {}
+            Some(error) = self.fatal.recv() => {
+                tracing::error!(%error, "a gateway task failed; shutting down");
+            }
         }
         self.shutdown().await
     }
 }
 
-async fn wait_finished(
-    a: &JoinHandle<Result<(), GatewayError>>,
-    b: &JoinHandle<Result<(), GatewayError>>,
-) {
-    while !a.is_finished() && !b.is_finished() {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+async fn report_failure(
+    fatal: mpsc::Sender<String>,
+    task: impl std::future::Future<Output = Result<(), GatewayError>>,
+) -> Result<(), GatewayError> {
+    let result = task.await;
+    if let Err(e) = &result {
+        let _ = fatal.send(e.to_string()).await;
     }
+    result
 }
 
 async fn spawn_sensor(
