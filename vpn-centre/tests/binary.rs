@@ -118,3 +118,59 @@ async fn cli_lists_and_deletes_warnings_of_a_running_centre() {
     let out = cli(&["count"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
 }
+
+#[test]
+fn operator_add_reads_the_password_from_stdin_and_stores_only_a_hash() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = Command::new(binary())
+        .args([
+            "operator",
+            "add",
+            "alice",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
+        .env_remove("SF2C_VPN_DATA_DIR")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery staple\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let operators = vpn_centre::auth::Operators::new(data.join("operators"));
+    assert!(
+        operators
+            .check("alice", "correct horse battery staple")
+            .unwrap()
+    );
+    assert!(!operators.check("alice", "correct horse battery").unwrap());
+    let text = std::fs::read_to_string(operators.path()).unwrap();
+    assert!(!text.contains("staple"), "password stored in clear");
+
+    let short = Command::new(binary())
+        .args([
+            "operator",
+            "add",
+            "bob",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!short.status.success(), "an empty password must be refused");
+    assert!(String::from_utf8_lossy(&short.stderr).contains("too short"));
+}

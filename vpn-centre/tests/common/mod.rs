@@ -2,6 +2,9 @@
 //! and a raw HTTP/1.1 sender for bodies no well-behaved client would send.
 #![allow(dead_code)]
 
+pub mod dashboard_server;
+pub mod memory_registry;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;

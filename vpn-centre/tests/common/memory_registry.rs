@@ -1,0 +1,141 @@
+//! `MemoryRegistry`: in-process test double of the ledger's device registry, for dashboard tests.
+//! It keeps records and a per-device history in a map; no Fabric semantics beyond that.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use device_record::{DeviceRecord, KeyAlgorithm, NodeType};
+use vpn_centre::registry::{HistoryEntry, RegistryError, RegistryFuture, RegistryView};
+
+#[derive(Default)]
+pub struct MemoryRegistry {
+    devices: Mutex<BTreeMap<String, Vec<HistoryEntry>>>,
+    tx: AtomicU64,
+}
+
+/// A gateway record with distinguishable IP and fingerprint.
+pub fn gateway(uuid: &str, n: u8) -> DeviceRecord {
+    DeviceRecord {
+        uuid: uuid.to_string(),
+        node_type: NodeType::Gateway,
+        virtual_ip: format!("10.8.0.{n}"),
+        public_key: "test double: no key material".into(),
+        key_algorithm: KeyAlgorithm::Ed25519,
+        key_fingerprint: format!("{n:02x}").repeat(32),
+        banned: false,
+        banned_timestamp: None,
+        ban_reason: None,
+        owner_msp: "Org1MSP".into(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+        updated_at: "2026-01-01T00:00:00Z".into(),
+        version: 1,
+        labels: BTreeMap::new(),
+    }
+}
+
+impl MemoryRegistry {
+    fn next_tx(&self) -> (String, String) {
+        let n = self.tx.fetch_add(1, Ordering::Relaxed) + 1;
+        (
+            format!("tx{n:04}"),
+            format!("2026-01-01T00:{:02}:00Z", n % 60),
+        )
+    }
+
+    pub fn register(&self, record: DeviceRecord) {
+        let (tx_id, timestamp) = self.next_tx();
+        self.devices.lock().unwrap().insert(
+            record.uuid.clone(),
+            vec![HistoryEntry {
+                tx_id,
+                timestamp,
+                record: Some(record),
+            }],
+        );
+    }
+
+    pub fn current(&self, uuid: &str) -> Option<DeviceRecord> {
+        let map = self.devices.lock().unwrap();
+        map.get(uuid)?.last()?.record.clone()
+    }
+
+    fn change(
+        &self,
+        uuid: &str,
+        apply: impl FnOnce(&mut DeviceRecord, &str) -> bool,
+    ) -> Result<DeviceRecord, RegistryError> {
+        let (tx_id, timestamp) = self.next_tx();
+        let mut map = self.devices.lock().unwrap();
+        let history = map
+            .get_mut(uuid)
+            .ok_or_else(|| RegistryError::NotFound(uuid.to_string()))?;
+        let mut record = history
+            .last()
+            .and_then(|e| e.record.clone())
+            .ok_or_else(|| RegistryError::NotFound(uuid.to_string()))?;
+        if apply(&mut record, &timestamp) {
+            record.version += 1;
+            record.updated_at = timestamp.clone();
+            history.push(HistoryEntry {
+                tx_id,
+                timestamp,
+                record: Some(record.clone()),
+            });
+        }
+        Ok(record)
+    }
+}
+
+impl RegistryView for MemoryRegistry {
+    fn list(&self) -> RegistryFuture<'_, Vec<DeviceRecord>> {
+        Box::pin(async move {
+            let map = self.devices.lock().unwrap();
+            Ok(map
+                .values()
+                .filter_map(|h| h.last()?.record.clone())
+                .collect())
+        })
+    }
+
+    fn get<'a>(&'a self, uuid: &'a str) -> RegistryFuture<'a, Option<DeviceRecord>> {
+        Box::pin(async move { Ok(self.current(uuid)) })
+    }
+
+    fn history<'a>(&'a self, uuid: &'a str) -> RegistryFuture<'a, Vec<HistoryEntry>> {
+        Box::pin(async move {
+            let map = self.devices.lock().unwrap();
+            map.get(uuid)
+                .cloned()
+                .ok_or_else(|| RegistryError::NotFound(uuid.to_string()))
+        })
+    }
+
+    fn ban<'a>(&'a self, uuid: &'a str, reason: &'a str) -> RegistryFuture<'a, DeviceRecord> {
+        Box::pin(async move {
+            self.change(uuid, |r, ts| {
+                if r.banned {
+                    return false;
+                }
+                r.banned = true;
+                r.banned_timestamp = Some(ts.to_string());
+                r.ban_reason = Some(reason.to_string());
+                true
+            })
+        })
+    }
+
+    fn unban<'a>(&'a self, uuid: &'a str) -> RegistryFuture<'a, DeviceRecord> {
+        Box::pin(async move {
+            self.change(uuid, |r, _| {
+                if !r.banned {
+                    return false;
+                }
+                r.banned = false;
+                r.banned_timestamp = None;
+                r.ban_reason = None;
+                true
+            })
+        })
+    }
+}
