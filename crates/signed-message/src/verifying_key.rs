@@ -1,11 +1,11 @@
 //! A device's public key, parsed once into a ready verifier so each message costs only the signature check.
 
-use aws_lc_rs::rsa::PublicEncryptingKey;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256,
     RSA_PSS_2048_8192_SHA256,
 };
 
+use device_record::public_key::parse_spki_der;
 use device_record::{KeyAlgorithm, PublicKeyInfo, parse_public_key_pem};
 
 use crate::algorithm::{Algorithm, KeyFamily};
@@ -35,35 +35,20 @@ enum Inner {
 impl VerifyingKey {
     /// Builds the verifier for a key the registry has already parsed and accepted.
     pub fn from_public_key(info: &PublicKeyInfo) -> Result<VerifyingKey, MessageError> {
-        let family = match info.algorithm {
-            KeyAlgorithm::Rsa => KeyFamily::Rsa,
-            KeyAlgorithm::Ed25519 => KeyFamily::Ed25519,
-            KeyAlgorithm::EcdsaP256 => KeyFamily::EcP256,
-        };
-        VerifyingKey::from_spki_der(family, &info.spki_der)
-    }
-
-    /// Parses a registry public key PEM (`PUBLIC KEY` SPKI or `RSA PUBLIC KEY` PKCS#1) with the registry's own rules.
-    pub fn from_public_key_pem(pem_text: &str) -> Result<VerifyingKey, MessageError> {
-        let info = parse_public_key_pem(pem_text).map_err(|e| MessageError::Key(e.to_string()))?;
-        VerifyingKey::from_public_key(&info)
-    }
-
-    /// Parses an X.509 SubjectPublicKeyInfo (DER) that must be of `family`.
-    pub fn from_spki_der(family: KeyFamily, der: &[u8]) -> Result<VerifyingKey, MessageError> {
+        let family = family_of(info.algorithm);
+        let der = info.spki_der.as_slice();
         let reject = |e: aws_lc_rs::error::KeyRejected| {
             MessageError::Key(format!(
-                "the SubjectPublicKeyInfo is not {family} public key ({e}); re-export the device's public key as SPKI"
+                "{family} public key (fingerprint {}) was refused by the verifier ({e}); re-enrol the device with a valid key",
+                info.fingerprint
             ))
         };
         let inner = match family {
             KeyFamily::Rsa => {
-                let bits = PublicEncryptingKey::from_der(der)
-                    .map_err(reject)?
-                    .key_size_bits();
+                let bits = info.bits as usize;
                 if !RSA_BITS.contains(&bits) {
                     return Err(MessageError::Key(format!(
-                        "RSA key is {bits} bits; only {}..={} bits are accepted, enrol a larger key",
+                        "RSA key is {bits} bits; only {}..={} bits are accepted, enrol a key in that range",
                         RSA_BITS.start(),
                         RSA_BITS.end()
                     )));
@@ -85,20 +70,28 @@ impl VerifyingKey {
         Ok(VerifyingKey { inner })
     }
 
-    /// Parses an SPKI DER key of any supported family, finding which from the key itself.
+    /// Parses a registry public key PEM (`PUBLIC KEY` SPKI or `RSA PUBLIC KEY` PKCS#1) with the registry's own rules.
+    pub fn from_public_key_pem(pem_text: &str) -> Result<VerifyingKey, MessageError> {
+        let info = parse_public_key_pem(pem_text).map_err(|e| MessageError::Key(e.to_string()))?;
+        VerifyingKey::from_public_key(&info)
+    }
+
+    /// Parses an X.509 SubjectPublicKeyInfo (DER) of any supported family.
     pub fn from_spki_der_any(der: &[u8]) -> Result<VerifyingKey, MessageError> {
-        // An RSA key that parses decides the family, so a bad size is reported rather than masked.
-        if PublicEncryptingKey::from_der(der).is_ok() {
-            return VerifyingKey::from_spki_der(KeyFamily::Rsa, der);
+        let info = parse_spki_der(der).map_err(|e| MessageError::Key(e.to_string()))?;
+        VerifyingKey::from_public_key(&info)
+    }
+
+    /// Parses an X.509 SubjectPublicKeyInfo (DER) that must be of `family`.
+    pub fn from_spki_der(family: KeyFamily, der: &[u8]) -> Result<VerifyingKey, MessageError> {
+        let info = parse_spki_der(der).map_err(|e| MessageError::Key(e.to_string()))?;
+        let found = family_of(info.algorithm);
+        if found != family {
+            return Err(MessageError::Key(format!(
+                "expected {family} public key but the SubjectPublicKeyInfo holds {found} key"
+            )));
         }
-        [KeyFamily::Ed25519, KeyFamily::EcP256]
-            .into_iter()
-            .find_map(|family| VerifyingKey::from_spki_der(family, der).ok())
-            .ok_or_else(|| {
-                MessageError::Key(
-                    "public key is not an RSA, Ed25519 or P-256 SubjectPublicKeyInfo; re-export it as SPKI".into(),
-                )
-            })
+        VerifyingKey::from_public_key(&info)
     }
 
     /// The family of this key.
@@ -141,5 +134,13 @@ impl VerifyingKey {
         parsed
             .verify_sig(message, signature)
             .map_err(|_| MessageError::BadSignature { alg })
+    }
+}
+
+fn family_of(algorithm: KeyAlgorithm) -> KeyFamily {
+    match algorithm {
+        KeyAlgorithm::Rsa => KeyFamily::Rsa,
+        KeyAlgorithm::Ed25519 => KeyFamily::Ed25519,
+        KeyAlgorithm::EcdsaP256 => KeyFamily::EcP256,
     }
 }

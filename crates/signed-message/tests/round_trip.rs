@@ -279,3 +279,31 @@ fn signing_refuses_claims_with_a_non_canonical_device() {
     bad.device = bad.device.to_uppercase();
     assert_eq!(kind(signer.sign(&bad)), ErrorKind::ClaimsInvalid);
 }
+
+/// A 1024-bit RSA public key: below the accepted range.
+const RSA_1024_SPKI_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDk81RyKy5FiCJvq9Bb3Iz+7ubt
+7aHbJ6Nvn61p1Rh6Ex4Y3N6q+yeMQcxDB9TBouQ9kOJYU5+xh47pHi3h8s9poN/j
+8WD4aRhrQiQ4ELhxaAVyBpkVoWloCC9L4V+5YOIIA8a5XSiAX9sY5oAaaP/O8KA3
+bffE9u7feq8mV5LISwIDAQAB
+-----END PUBLIC KEY-----
+";
+
+#[test]
+fn rsa_keys_below_2048_bits_are_refused() {
+    let der = pem::parse(RSA_1024_SPKI_PEM).unwrap().into_contents();
+    for result in [
+        VerifyingKey::from_spki_der(KeyFamily::Rsa, &der),
+        VerifyingKey::from_spki_der_any(&der),
+        VerifyingKey::from_public_key_pem(RSA_1024_SPKI_PEM),
+    ] {
+        let err = result.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Key);
+        assert!(err.to_string().contains("1024"), "{err}");
+    }
+    let rsa = SigningKey::generate(Algorithm::RS256)
+        .unwrap()
+        .verifying_key()
+        .unwrap();
+    assert_eq!(rsa.rsa_bits(), Some(2048));
+}
