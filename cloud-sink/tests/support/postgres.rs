@@ -23,8 +23,19 @@ pub struct PgServer {
 }
 
 impl PgServer {
-    /// Starts a fresh server; panics with what to install when the binaries are missing.
+    /// Starts a fresh server without fsync (tests need speed, not crash safety);
+    /// panics with what to install when the binaries are missing.
+    #[allow(dead_code)] // the benchmark example shares this file and only starts durable servers
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Starts a fresh server that fsyncs its commits, for figures comparable to production.
+    pub fn start_durable() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(fsync: bool) -> Self {
         let initdb = find_bin("initdb");
         let postgres = find_bin("postgres");
         let dir = tempfile::Builder::new()
@@ -70,7 +81,7 @@ impl PgServer {
                 "-p",
                 &port.to_string(),
                 "-c",
-                "fsync=off",
+                if fsync { "fsync=on" } else { "fsync=off" },
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
