@@ -19,9 +19,7 @@ impl CachedDevice {
     pub fn new(record: DeviceRecord) -> Self {
         let key = parse_public_key_pem(&record.public_key)
             .map_err(|e| e.to_string())
-            .and_then(|info| {
-                VerifyingKey::from_spki_der_any(&info.spki_der).map_err(|e| e.to_string())
-            });
+            .and_then(|info| VerifyingKey::from_public_key(&info).map_err(|e| e.to_string()));
         Self { record, key }
     }
 }
