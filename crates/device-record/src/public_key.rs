@@ -131,6 +131,18 @@ pub fn parse_spki_der(der: &[u8]) -> Result<PublicKeyInfo, KeyError> {
                     reason: format!("expected 32 bytes, found {}", key_bytes.len()),
                 });
             }
+            // Not every 32-byte string is a point: refuse keys no verifier could use.
+            let mut point = [0u8; 32];
+            point.copy_from_slice(key_bytes);
+            if curve25519_dalek::edwards::CompressedEdwardsY(point)
+                .decompress()
+                .is_none()
+            {
+                return Err(KeyError::MalformedKey {
+                    algorithm: KeyAlgorithm::Ed25519,
+                    reason: "the 32 bytes are not a point on Curve25519".to_string(),
+                });
+            }
             (KeyAlgorithm::Ed25519, 256, key_bytes.to_vec())
         }
         OID_EC_PUBLIC_KEY => {
@@ -152,6 +164,12 @@ pub fn parse_spki_der(der: &[u8]) -> Result<PublicKeyInfo, KeyError> {
                         "expected a 65-byte uncompressed point starting with 0x04, found {} bytes",
                         key_bytes.len()
                     ),
+                });
+            }
+            if p256::PublicKey::from_sec1_bytes(key_bytes).is_err() {
+                return Err(KeyError::MalformedKey {
+                    algorithm: KeyAlgorithm::EcdsaP256,
+                    reason: "the point is not on the P-256 curve".to_string(),
                 });
             }
             (KeyAlgorithm::EcdsaP256, 256, key_bytes.to_vec())
@@ -373,6 +391,37 @@ mod tests {
             parse_public_key_pem(&garbage).unwrap_err(),
             KeyError::MalformedDer { .. }
         ));
+    }
+
+    #[test]
+    fn p256_point_off_the_curve_is_malformed() {
+        let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let good = parse_public_key_pem(&ec.public_key_pem()).unwrap();
+        let mut der = good.spki_der.clone();
+        // Change the last byte of y: (x, y') is then almost surely not on the curve.
+        let last = der.len() - 1;
+        der[last] ^= 0x01;
+        let err = parse_public_key_pem(&pem("PUBLIC KEY", &der)).unwrap_err();
+        assert!(
+            matches!(&err, KeyError::MalformedKey { algorithm: KeyAlgorithm::EcdsaP256, reason } if reason.contains("not on the P-256 curve")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn ed25519_bytes_that_are_not_a_point_are_malformed() {
+        let mut der = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        // y = 2 has no matching x on Curve25519, so it does not decompress.
+        let mut y = [0u8; 32];
+        y[0] = 2;
+        der.extend_from_slice(&y);
+        let err = parse_public_key_pem(&pem("PUBLIC KEY", &der)).unwrap_err();
+        assert!(
+            matches!(&err, KeyError::MalformedKey { algorithm: KeyAlgorithm::Ed25519, reason } if reason.contains("not a point")),
+            "{err:?}"
+        );
     }
 
     #[test]
