@@ -1,29 +1,52 @@
-//! Fabric client pieces that need no network: identities from MSP folders, low-S ECDSA signing, signed proposals.
+//! Fabric Gateway client: identities from MSP folders, low-S signing, proposals, and the Gateway calls.
 //!
-//! # Planned network layer
+//! The object graph follows Fabric's own gateway clients, so each step can be retried or signed
+//! on its own:
 //!
-//! Calls to a peer's Gateway service (`/gateway.Gateway/*`) come next, shaped
-//! like Fabric's own gateway clients so each step can be retried or signed on
-//! its own:
+//! - [`Gateway`]: one TLS gRPC connection to a peer plus a [`SigningIdentity`];
+//! - [`Network`]: a channel on that gateway; it also opens the chaincode event stream
+//!   ([`Network::chaincode_events`]) from a [`StartPosition`] or a [`Checkpoint`];
+//! - [`Contract`]: a chaincode on that network; [`Contract::evaluate`] sends a signed
+//!   [`Proposal`] to `Evaluate`; [`Contract::submit`] goes `Endorse` -> sign the prepared
+//!   envelope's payload -> `Submit` -> signed `CommitStatus` ([`Commit`]);
+//! - [`GatewayError`]: one variant per phase, each carrying the peer's status message and its
+//!   `gateway.ErrorDetail` list ([`PeerStatus`]); an invalid commit is a [`CommitError`].
 //!
-//! - `Gateway`: one TLS gRPC connection to a peer plus a [`SigningIdentity`];
-//! - `Network`: a channel on that gateway; it also opens the chaincode event
-//!   stream (`ChaincodeEvents`) from a checkpoint (block number and last
-//!   transaction ID);
-//! - `Contract`: a chaincode on that network; `evaluate` sends a signed
-//!   [`Proposal`] to `Evaluate`, `submit` goes `Endorse` -> sign the returned
-//!   envelope -> `Submit` -> signed `CommitStatus`;
-//! - errors typed per phase (endorse, submit, commit status) carrying the
-//!   peers' `gateway.ErrorDetail` messages.
-//!
-//! That layer is tested against a real Fabric network, so it is not written
-//! until one can run here.
+//! [`NetworkFile`] reads `network.json` (see the README). With the `test-double` feature,
+//! `GatewayDouble` and `DoubleNetwork` provide an in-process test double of a peer's Gateway
+//! service; tests against it do not show conformance with a real peer.
 
+pub mod checkpoint;
+pub mod commit;
+pub mod contract;
+#[cfg(feature = "test-double")]
+pub mod double_network;
+pub mod envelope;
+pub mod error;
+pub mod events;
+pub mod gateway;
+#[cfg(feature = "test-double")]
+pub mod gateway_double;
 pub mod identity;
 pub mod low_s;
+pub mod network_json;
 pub mod proposal;
 pub mod signer;
+pub mod status;
 
+pub use checkpoint::{Checkpoint, CheckpointError, FileCheckpoint, Position};
+pub use commit::{Commit, CommitStatus};
+pub use contract::{Contract, SubmitOptions, SubmitResult};
+#[cfg(feature = "test-double")]
+pub use double_network::DoubleNetwork;
+pub use error::{CommitError, GatewayError};
+pub use events::{ChaincodeEvent, ChaincodeEvents, StartPosition};
+pub use gateway::{Gateway, Network};
+#[cfg(feature = "test-double")]
+pub use gateway_double::GatewayDouble;
 pub use identity::{Identity, IdentityError, SigningIdentity};
+pub use network_json::{IdentityFiles, NetworkFile, NetworkFileError, Node, Organization};
 pub use proposal::{ChaincodeCall, NONCE_LEN, Proposal, ProposalError, transaction_id};
+pub use sf2c_protos::peer::TxValidationCode;
 pub use signer::{SignError, Signer, verify};
+pub use status::PeerStatus;

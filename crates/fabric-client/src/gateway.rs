@@ -1,0 +1,118 @@
+//! One TLS gRPC connection to a peer's Gateway service plus the identity that signs every request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sf2c_protos::gateway::gateway_client::GatewayClient;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+use crate::contract::Contract;
+use crate::error::GatewayError;
+use crate::identity::SigningIdentity;
+
+/// How long to wait for the TCP and TLS handshake before giving up on a peer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection to one peer's Gateway service, acting as one identity.
+#[derive(Clone, Debug)]
+pub struct Gateway {
+    client: GatewayClient<Channel>,
+    signer: Arc<SigningIdentity>,
+}
+
+impl Gateway {
+    /// Connects over TLS to `endpoint` (`host:port` or `https://host:port`), trusting `tls_root_pem`
+    /// and checking the peer's certificate against `tls_server_name` rather than the address
+    /// (peers on 127.0.0.1 carry their host name in the certificate).
+    pub async fn connect(
+        endpoint: &str,
+        tls_root_pem: &[u8],
+        tls_server_name: &str,
+        signer: SigningIdentity,
+    ) -> Result<Self, GatewayError> {
+        let fail = |reason: String| GatewayError::Connect {
+            endpoint: endpoint.to_string(),
+            reason,
+        };
+        let uri = if endpoint.contains("://") {
+            endpoint.to_string()
+        } else {
+            format!("https://{endpoint}")
+        };
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(tls_root_pem))
+            .domain_name(tls_server_name);
+        let channel = Endpoint::from_shared(uri)
+            .map_err(|e| fail(format!("not a valid address: {e}")))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tls_config(tls)
+            .map_err(|e| fail(format!("TLS settings refused: {e}")))?
+            .connect()
+            .await
+            .map_err(|e| fail(error_chain(&e)))?;
+        Ok(Self::from_channel(channel, signer))
+    }
+
+    /// Uses an already built channel (custom TLS, interceptors, tests).
+    pub fn from_channel(channel: Channel, signer: SigningIdentity) -> Self {
+        Self {
+            client: GatewayClient::new(channel),
+            signer: Arc::new(signer),
+        }
+    }
+
+    /// The identity that signs this gateway's requests.
+    pub fn signer(&self) -> &SigningIdentity {
+        &self.signer
+    }
+
+    /// A channel of the Fabric network, reached through this gateway.
+    pub fn network(&self, channel: impl Into<String>) -> Network {
+        Network {
+            gateway: self.clone(),
+            channel: channel.into(),
+        }
+    }
+
+    pub(crate) fn client(&self) -> GatewayClient<Channel> {
+        self.client.clone()
+    }
+
+    pub(crate) fn signer_arc(&self) -> Arc<SigningIdentity> {
+        self.signer.clone()
+    }
+}
+
+/// A Fabric channel as seen through a gateway.
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub(crate) gateway: Gateway,
+    pub(crate) channel: String,
+}
+
+impl Network {
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// A chaincode deployed on this channel.
+    pub fn contract(&self, chaincode: impl Into<String>) -> Contract {
+        Contract::new(self.clone(), chaincode.into())
+    }
+}
+
+/// Every cause in an error's chain: transport errors hide the useful part (TLS, refused) inside.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
