@@ -1,19 +1,28 @@
-//! The whole centre as one router: the validators' warnings API beside the operators' dashboard.
+//! The centre's two listeners as routers: the operators' (dashboard, enrolment, PKI) and the
+//! validators' (warnings API behind mutual TLS).
 
 use std::sync::Arc;
 
 use axum::Router;
 
 use crate::dashboard::{self, DashboardState};
+use crate::enrol_api::{self, EnrolState};
 use crate::http::{self, AppState};
-use crate::metrics::Metrics;
 
-/// API and dashboard over the same warnings store. Serve it with
-/// `into_make_service_with_connect_info::<SocketAddr>()` so logins are throttled per address.
-pub fn router(dashboard: DashboardState, body_limit: usize) -> Router {
-    let api = AppState {
-        store: Arc::clone(&dashboard.store),
-        metrics: Arc::new(Metrics::default()),
-    };
-    http::router(api, body_limit).merge(dashboard::router(dashboard))
+/// `listen`: dashboard, `/v1/enrol`, `/v1/pki/*`, health and metrics. Serve it with connection
+/// info (`into_make_service_with_connect_info::<SocketAddr>()`, or [`crate::tls_listener`]) so
+/// logins and enrolments are limited per address. Without a PKI the enrolment routes are absent.
+pub fn operator_router(dashboard: DashboardState, warnings: AppState) -> Router {
+    let mut router = dashboard::router(dashboard.clone()).merge(http::health_router(warnings));
+    if let Some(pki) = &dashboard.pki {
+        router = router.merge(enrol_api::router(EnrolState::new(Arc::clone(pki))));
+    }
+    router
+}
+
+/// `mtls_listen`: the warnings API, to be served by [`crate::tls_listener::serve_tls`] with a
+/// client-certificate verifier; `warnings` should carry the enforcement (see
+/// [`AppState::authenticated`]).
+pub fn validator_router(warnings: AppState, body_limit: usize) -> Router {
+    http::router(warnings, body_limit)
 }

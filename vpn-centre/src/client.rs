@@ -1,8 +1,10 @@
 //! HTTP client of the warnings API, used by validators to report and by operators to inspect.
 //!
-//! Built on hyper-util's client, which axum's hyper already brings in: no second HTTP stack
-//! and no second TLS crypto provider; mutual TLS can be added with tokio-rustls later.
+//! Plain `http://` goes through hyper-util's pooled client; `https://` (the centre's mutual-TLS
+//! listener) opens one rustls connection per call presenting the caller's certificate, see
+//! [`crate::tls_client`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -53,26 +55,69 @@ impl ClientError {
 pub struct WarningClient {
     base: String,
     http: Client<HttpConnector, Full<Bytes>>,
+    /// Set for `https://` URLs: the CA to trust and the certificate to present.
+    tls: Option<Arc<rustls::ClientConfig>>,
     timeout: Duration,
 }
 
+/// PEM material of a mutual-TLS client: the centre's CA, and our certificate and key.
+#[derive(Debug, Clone)]
+pub struct TlsIdentity {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
 impl WarningClient {
-    /// `base_url` like `http://127.0.0.1:7300`; only plain HTTP until mutual TLS lands.
+    /// `base_url` like `http://127.0.0.1:7300`: plain HTTP, for an unauthenticated in-process
+    /// API. A served centre takes warnings only over mutual TLS, see [`Self::with_mtls`].
     pub fn new(base_url: &str) -> Result<Self, ClientError> {
+        Self::build(base_url, None)
+    }
+
+    /// `base_url` like `https://127.0.0.1:7301` (the centre's `mtls_listen`), presenting the
+    /// certificate in `identity`; the centre records its UUID as the warnings' submitter.
+    pub fn with_mtls(base_url: &str, identity: &TlsIdentity) -> Result<Self, ClientError> {
+        let config =
+            vpn_pki::client_config(&identity.ca_pem, &identity.cert_pem, &identity.key_pem)
+                .map_err(|e| ClientError::BadUrl {
+                    url: base_url.to_string(),
+                    reason: format!("the TLS identity is unusable: {e}"),
+                })?;
+        Self::build(base_url, Some(Arc::new(config)))
+    }
+
+    /// `https://` operator listener of the centre, trusting only `ca_pem` and presenting no
+    /// certificate: what a device uses to enrol.
+    pub fn with_ca(base_url: &str, ca_pem: &str) -> Result<Self, ClientError> {
+        let config =
+            crate::tls_client::trust_only(ca_pem).map_err(|reason| ClientError::BadUrl {
+                url: base_url.to_string(),
+                reason,
+            })?;
+        Self::build(base_url, Some(Arc::new(config)))
+    }
+
+    fn build(base_url: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Result<Self, ClientError> {
         let base = base_url.trim_end_matches('/').to_string();
         let bad = |reason: &str| ClientError::BadUrl {
             url: base_url.to_string(),
             reason: reason.to_string(),
         };
         let uri: Uri = base.parse().map_err(|_| bad("not a valid URL"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some(other) => {
+        match (uri.scheme_str(), tls.is_some()) {
+            (Some("http"), false) | (Some("https"), true) => {}
+            (Some("https"), false) => {
+                return Err(bad(
+                    "https:// needs the centre's CA; build the client with with_ca or with_mtls",
+                ));
+            }
+            (Some(other), _) => {
                 return Err(bad(&format!(
-                    "scheme {other:?} is not supported yet; use http://"
+                    "scheme {other:?} does not fit this client; use http:// or, with a certificate, https://"
                 )));
             }
-            None => return Err(bad("missing scheme; write it as http://HOST:PORT")),
+            (None, _) => return Err(bad("missing scheme; write it as http://HOST:PORT")),
         }
         if uri.host().is_none() {
             return Err(bad("missing host"));
@@ -83,6 +128,7 @@ impl WarningClient {
         Ok(Self {
             base,
             http,
+            tls,
             timeout: DEFAULT_TIMEOUT,
         })
     }
@@ -129,6 +175,14 @@ impl WarningClient {
         Ok(body.count)
     }
 
+    /// Trades a one-time token and a key for a certificate and virtual IP (`POST /v1/enrol`).
+    pub async fn enrol(
+        &self,
+        body: &crate::enrol_api::EnrolBody,
+    ) -> Result<crate::enrol_api::EnrolAnswer, ClientError> {
+        self.call(Method::POST, "/v1/enrol", Some(body)).await
+    }
+
     /// Deletes one warning by id.
     pub async fn delete(&self, id: u64) -> Result<(), ClientError> {
         let path = format!("/v1/warnings/{id}");
@@ -165,24 +219,50 @@ impl WarningClient {
             })?),
             None => Bytes::new(),
         };
-        let request = Request::builder()
-            .method(method)
-            .uri(&url)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Full::new(payload))
-            .map_err(|e| ClientError::BadUrl {
-                url: url.clone(),
-                reason: e.to_string(),
-            })?;
+        let bad_request = |e: hyper::http::Error| ClientError::BadUrl {
+            url: url.clone(),
+            reason: e.to_string(),
+        };
         let exchange = async {
-            let response =
-                self.http
-                    .request(request)
-                    .await
-                    .map_err(|e| ClientError::Unreachable {
-                        url: url.clone(),
-                        reason: error_chain(&e),
+            let response = match &self.tls {
+                None => {
+                    let request = Request::builder()
+                        .method(method)
+                        .uri(&url)
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(Full::new(payload))
+                        .map_err(bad_request)?;
+                    self.http
+                        .request(request)
+                        .await
+                        .map_err(|e| ClientError::Unreachable {
+                            url: url.clone(),
+                            reason: error_chain(&e),
+                        })?
+                }
+                Some(config) => {
+                    let uri: Uri = url.parse().map_err(|e: hyper::http::uri::InvalidUri| {
+                        ClientError::BadUrl {
+                            url: url.clone(),
+                            reason: e.to_string(),
+                        }
                     })?;
+                    let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+                    let request = Request::builder()
+                        .method(method)
+                        .uri(path)
+                        .header(header::HOST, authority)
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(Full::new(payload))
+                        .map_err(bad_request)?;
+                    crate::tls_client::send(&uri, config.clone(), request)
+                        .await
+                        .map_err(|reason| ClientError::Unreachable {
+                            url: url.clone(),
+                            reason,
+                        })?
+                }
+            };
             let status = response.status();
             let bytes = response
                 .into_body()

@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::autoban::AutoBanPolicy;
 use crate::http::DEFAULT_BODY_LIMIT;
 
 /// Environment variable overriding `listen`.
 pub const ENV_LISTEN: &str = "SF2C_VPN_LISTEN";
+/// Environment variable overriding `mtls_listen`.
+pub const ENV_MTLS_LISTEN: &str = "SF2C_VPN_MTLS_LISTEN";
 /// Environment variable overriding `data_dir`.
 pub const ENV_DATA_DIR: &str = "SF2C_VPN_DATA_DIR";
 
@@ -25,7 +28,11 @@ pub enum LogFormat {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// Operators' listener: dashboard, enrolment, CA and CRL. HTTPS with the centre's own
+    /// certificate, or plain HTTP with `insecure_dev_cookies` (loopback only).
     pub listen: SocketAddr,
+    /// Validators' listener: the warnings API, mutual TLS with client certificates from our CA.
+    pub mtls_listen: SocketAddr,
     pub data_dir: PathBuf,
     pub body_limit_bytes: usize,
     pub log_format: LogFormat,
@@ -38,12 +45,36 @@ pub struct Config {
     /// Drops `Secure` from the session cookie so a browser keeps it over plain HTTP.
     /// Development only: refused unless `listen` is a loopback address.
     pub insecure_dev_cookies: bool,
+    /// CA files and PKI database; `DATA_DIR/pki` when unset.
+    pub pki_dir: Option<PathBuf>,
+    /// Virtual networks (CIDR) addresses are leased from: at most one IPv4 and one IPv6.
+    pub virtual_networks: Vec<String>,
+    /// Names written into server certificates (validators, cloud sink, the centre itself).
+    pub server_names: Vec<String>,
+    /// Days a device certificate stays valid.
+    pub cert_validity_days: u64,
+    /// Seconds between checks for revocations made by another process (`vpn-centre revoke`).
+    pub crl_sync_seconds: u64,
+    pub autoban: AutoBanPolicy,
+    pub wireguard: WireGuardHub,
+}
+
+/// The VPN hub devices tunnel to (`[wireguard]`), used by `vpn-centre wireguard`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WireGuardHub {
+    /// Base64 public key of the hub (`wg pubkey`).
+    pub hub_public_key: Option<String>,
+    /// `host:port` devices connect to.
+    pub hub_endpoint: Option<String>,
+    pub persistent_keepalive: Option<u16>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 7300)),
+            mtls_listen: SocketAddr::from(([127, 0, 0, 1], 7301)),
             data_dir: PathBuf::from("vpn-centre-data"),
             body_limit_bytes: DEFAULT_BODY_LIMIT,
             log_format: LogFormat::Human,
@@ -51,6 +82,13 @@ impl Default for Config {
             sink_url: None,
             session_idle_minutes: 30,
             insecure_dev_cookies: false,
+            pki_dir: None,
+            virtual_networks: vec!["10.8.0.0/16".into(), "fd00:8::/64".into()],
+            server_names: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            cert_validity_days: 90,
+            crl_sync_seconds: 2,
+            autoban: AutoBanPolicy::default(),
+            wireguard: WireGuardHub::default(),
         }
     }
 }
@@ -74,6 +112,8 @@ pub enum ConfigError {
         "insecure_dev_cookies is only allowed on a loopback address, not {0}; serve over TLS instead"
     )]
     InsecureCookiesOffLoopback(SocketAddr),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl Config {
@@ -101,6 +141,12 @@ impl Config {
                 value: value.clone(),
             })?;
         }
+        if let Some(value) = env(ENV_MTLS_LISTEN) {
+            config.mtls_listen = value.parse().map_err(|_| ConfigError::BadListen {
+                name: ENV_MTLS_LISTEN,
+                value: value.clone(),
+            })?;
+        }
         if let Some(value) = env(ENV_DATA_DIR) {
             config.data_dir = PathBuf::from(value);
         }
@@ -112,7 +158,35 @@ impl Config {
         if self.insecure_dev_cookies && !self.listen.ip().is_loopback() {
             return Err(ConfigError::InsecureCookiesOffLoopback(self.listen));
         }
+        self.autoban.check().map_err(ConfigError::Invalid)?;
+        crate::pki::parse_networks(&self.virtual_networks).map_err(ConfigError::Invalid)?;
+        if self.cert_validity_days == 0 || self.crl_sync_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "cert_validity_days and crl_sync_seconds must be at least 1".into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// The PKI directory: configured, or `pki` inside the data directory.
+    pub fn pki_path(&self) -> PathBuf {
+        self.pki_dir
+            .clone()
+            .unwrap_or_else(|| crate::pki::pki_dir(&self.data_dir))
+    }
+
+    /// PKI settings derived from this configuration.
+    pub fn pki_settings(&self) -> Result<crate::pki::PkiSettings, ConfigError> {
+        Ok(crate::pki::PkiSettings {
+            dir: self.pki_path(),
+            networks: crate::pki::parse_networks(&self.virtual_networks)
+                .map_err(ConfigError::Invalid)?,
+            enrolment: vpn_pki::EnrolmentConfig {
+                leaf_validity: std::time::Duration::from_secs(self.cert_validity_days * 86_400),
+                server_names: self.server_names.clone(),
+                ..vpn_pki::EnrolmentConfig::default()
+            },
+        })
     }
 
     /// The operators file: configured, or `operators` inside the data directory.
@@ -155,6 +229,40 @@ mod tests {
     }
 
     #[test]
+    fn pki_autoban_and_hub_settings_come_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("centre.toml");
+        std::fs::write(
+            &file,
+            "mtls_listen = \"127.0.0.1:9443\"\nvirtual_networks = [\"10.9.0.0/24\"]\n\
+             [autoban]\nwarnings = 3\nvalidators = 3\nwindow_seconds = 10\n\
+             [wireguard]\nhub_endpoint = \"vpn.example:51820\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), |_| None).unwrap();
+        assert_eq!(config.mtls_listen.port(), 9443);
+        assert!(config.autoban.enabled);
+        assert_eq!(
+            config.autoban.to_string(),
+            "auto-ban: 3 warnings from 3 validators within 10 s"
+        );
+        assert_eq!(
+            config.wireguard.hub_endpoint.as_deref(),
+            Some("vpn.example:51820")
+        );
+        let pki = config.pki_settings().unwrap();
+        assert_eq!(pki.networks.len(), 1);
+        assert_eq!(pki.dir, config.data_dir.join("pki"));
+        assert!(config.check().is_ok());
+
+        let bad = Config {
+            virtual_networks: vec!["10.9.0.0/33".into()],
+            ..Config::default()
+        };
+        assert!(matches!(bad.check(), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
     fn bad_values_are_reported() {
         let env = |k: &str| (k == ENV_LISTEN).then(|| "localhost".to_string());
         let err = Config::load(None, env).unwrap_err();
@@ -181,6 +289,8 @@ mod tests {
         ));
         config.insecure_dev_cookies = false;
         assert!(config.check().is_ok());
+        config.autoban.validators = 9;
+        assert!(matches!(config.check(), Err(ConfigError::Invalid(_))));
         assert_eq!(config.operators_path(), config.data_dir.join("operators"));
     }
 }

@@ -1,10 +1,15 @@
 //! The warnings HTTP API: where a warning enters, is checked, and is handed to the store.
+//!
+//! With [`AppState::enforcement`] set (the validators' mutual-TLS listener), every call needs the
+//! [`PeerIdentity`] of a client certificate, the submitter of a warning is that identity (a
+//! `submitter` in the body is overwritten), and stored warnings feed auto-ban. Without it the
+//! API is unauthenticated, for in-process use only; `vpn-centre serve` never exposes it so.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -12,7 +17,9 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::enforcement::Enforcement;
 use crate::metrics::Metrics;
+use crate::submitter::{PeerIdentity, Standing, may_manage, may_submit};
 use crate::warning::{NewWarning, Warning};
 use crate::warnings_store::{MAX_PAGE, StoreError, WarningFilter, WarningsStore};
 
@@ -28,18 +35,76 @@ pub const DEFAULT_PAGE: u32 = 100;
 pub struct AppState {
     pub store: Arc<WarningsStore>,
     pub metrics: Arc<Metrics>,
+    /// Client-certificate checks and auto-ban; `None` only for unauthenticated in-process use.
+    pub enforcement: Option<Arc<Enforcement>>,
 }
 
 impl AppState {
+    /// Unauthenticated: for in-process use and tests of the API alone.
     pub fn new(store: WarningsStore) -> Self {
         Self {
             store: Arc::new(store),
             metrics: Arc::new(Metrics::default()),
+            enforcement: None,
+        }
+    }
+
+    /// Authenticated by client certificate, as served on `mtls_listen`.
+    pub fn authenticated(
+        store: Arc<WarningsStore>,
+        metrics: Arc<Metrics>,
+        enforcement: Arc<Enforcement>,
+    ) -> Self {
+        Self {
+            store,
+            metrics,
+            enforcement: Some(enforcement),
         }
     }
 }
 
-/// The one place the API is assembled; submitter authentication will be layered here.
+/// The caller's certificate identity, as the TLS listener attached it.
+type Caller = Option<Extension<PeerIdentity>>;
+
+/// Who is calling, and whether they may `act`; `Ok(None)` when the API is unauthenticated.
+async fn authorise(
+    state: &AppState,
+    caller: &Caller,
+    allowed: fn(Standing) -> bool,
+    act: &str,
+) -> Result<Option<(PeerIdentity, Standing)>, ApiError> {
+    let Some(enforcement) = &state.enforcement else {
+        return Ok(None);
+    };
+    let Some(Extension(who)) = caller else {
+        return Err(ApiError::status(
+            StatusCode::UNAUTHORIZED,
+            "this API needs a client certificate from the VPN Centre's CA",
+        ));
+    };
+    let standing = enforcement.standing(who).await.map_err(|e| {
+        ApiError::status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "cannot check certificate holder {} on the ledger: {e}",
+                who.uuid
+            ),
+        )
+    })?;
+    if !allowed(standing) {
+        tracing::warn!(caller = %who.uuid, ?standing, act, "refused warnings API call");
+        return Err(ApiError::status(
+            StatusCode::FORBIDDEN,
+            format!(
+                "certificate holder {} may not {act}; only registered validators submit warnings, and devices may not use this API",
+                who.uuid
+            ),
+        ));
+    }
+    Ok(Some((who.clone(), standing)))
+}
+
+/// The one place the API is assembled; callers are authorised per handler by [`authorise`].
 pub fn router(state: AppState, body_limit: usize) -> Router {
     Router::new()
         .route("/v1/warnings", get(list_warnings).post(post_warnings))
@@ -51,6 +116,14 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             ApiError::not_found("no such route; the API lives under /v1/warnings")
         })
         .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// `/healthz` and `/metrics` alone, for the operators' listener.
+pub fn health_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -85,6 +158,17 @@ impl ApiError {
                 error: problem.into(),
                 field: Some(field.into()),
                 index,
+            },
+        }
+    }
+
+    fn status(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: ErrorBody {
+                error: message.into(),
+                field: None,
+                index: None,
             },
         }
     }
@@ -214,9 +298,12 @@ fn blame(e: &serde_path_to_error::Error<serde_json::Error>) -> (String, Option<u
 
 async fn post_warnings(
     State(state): State<AppState>,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let outcome = check_submission(body);
+    let caller = authorise(&state, &caller, may_submit, "submit warnings").await?;
+    let submitter = caller.as_ref().map(|(who, _)| who.uuid.as_str());
+    let outcome = check_submission(body, submitter);
     let (warnings, is_batch) = match outcome {
         Ok(ok) => ok,
         Err(e) => {
@@ -231,7 +318,10 @@ async fn post_warnings(
     state
         .metrics
         .record_received(stored.iter().map(|w| w.warning.code));
-    tracing::info!(count = stored.len(), "stored warnings");
+    tracing::info!(count = stored.len(), submitter = ?submitter, "stored warnings");
+    if let (Some(enforcement), Some((_, standing))) = (&state.enforcement, &caller) {
+        enforcement.after_stored(&stored, *standing).await;
+    }
     let response = if is_batch {
         (StatusCode::CREATED, Json(stored)).into_response()
     } else {
@@ -241,11 +331,18 @@ async fn post_warnings(
     Ok(response)
 }
 
+/// `submitter`: the certificate's UUID, which replaces whatever the body claims.
 fn check_submission(
     body: Result<Bytes, BytesRejection>,
+    submitter: Option<&str>,
 ) -> Result<(Vec<NewWarning>, bool), ApiError> {
     let body = body?;
-    let (warnings, is_batch) = parse_submission(&body)?;
+    let (mut warnings, is_batch) = parse_submission(&body)?;
+    if let Some(uuid) = submitter {
+        for w in &mut warnings {
+            w.submitter = uuid.to_string();
+        }
+    }
     if warnings.is_empty() {
         return Err(ApiError::bad_field(
             "body",
@@ -320,8 +417,10 @@ impl FilterParams {
 
 async fn list_warnings(
     State(state): State<AppState>,
+    caller: Caller,
     Query(params): Query<FilterParams>,
 ) -> Result<Response, ApiError> {
+    authorise(&state, &caller, may_manage, "read warnings").await?;
     let filter = params.filter()?;
     let limit: u32 = parse_number("limit", &params.limit)?.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
@@ -344,8 +443,10 @@ pub struct CountBody {
 
 async fn count_warnings(
     State(state): State<AppState>,
+    caller: Caller,
     Query(params): Query<FilterParams>,
 ) -> Result<Json<CountBody>, ApiError> {
+    authorise(&state, &caller, may_manage, "read warnings").await?;
     let filter = params.filter()?;
     let count = with_store(&state, move |s| s.count(&filter)).await?;
     Ok(Json(CountBody { count }))
@@ -353,8 +454,10 @@ async fn count_warnings(
 
 async fn delete_warning(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    authorise(&state, &caller, may_manage, "delete warnings").await?;
     let id: u64 = id.parse().map_err(|_| {
         ApiError::bad_field("id", None, format!("warning id {id:?} is not a number"))
     })?;

@@ -1,17 +1,26 @@
 //! VPN Centre library: warning wire types, their store, the HTTP API, the client validators use,
-//! and the operators' dashboard with its login.
+//! the operators' dashboard with its login, enrolment and PKI, mutual TLS and auto-ban.
 
 pub mod app;
 pub mod auth;
+pub mod autoban;
+pub mod ban;
 pub mod client;
 pub mod config;
 pub mod dashboard;
+pub mod enforcement;
+pub mod enrol_api;
 pub mod http;
+pub mod ledger_bridge;
 pub mod metrics;
+pub mod pki;
 pub mod registry;
+pub mod submitter;
+pub mod tls_client;
+pub mod tls_listener;
 pub mod warning;
 pub mod warnings_store;
 
-pub use client::{ClientError, WarningClient};
+pub use client::{ClientError, TlsIdentity, WarningClient};
 pub use warning::{NewWarning, Warning};
 pub use warnings_store::{WarningFilter, WarningPage, WarningsStore};

@@ -1,5 +1,7 @@
-//! `vpn-centre` binary: serves the warnings API and dashboard, manages operators, and lists or
-//! deletes warnings of a running centre.
+//! `vpn-centre` binary: serves the operators' and validators' listeners, manages operators,
+//! tokens and certificates, enrols devices, and lists or deletes warnings of a running centre.
+
+mod pki_commands;
 
 use std::io::{BufRead as _, IsTerminal as _};
 use std::net::SocketAddr;
@@ -10,16 +12,22 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
+use vpn_centre::app;
 use vpn_centre::auth::{Operators, SessionConfig};
 use vpn_centre::config::{Config, LogFormat};
 use vpn_centre::dashboard::DashboardState;
+use vpn_centre::enforcement::Enforcement;
+use vpn_centre::http::AppState;
+use vpn_centre::metrics::Metrics;
+use vpn_centre::pki::{CENTRE_SERVICE, CentrePki};
+use vpn_centre::tls_listener::serve_tls;
 use vpn_centre::{WarningClient, WarningFilter, WarningsStore};
 
 #[derive(Parser)]
 #[command(
     name = "vpn-centre",
     version,
-    about = "SF2C-BC VPN Centre: warnings from fog validators and the operators' dashboard"
+    about = "SF2C-BC VPN Centre: PKI and enrolment, warnings from fog validators, auto-ban and the operators' dashboard"
 )]
 struct Cli {
     /// Log format on stderr.
@@ -31,11 +39,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the warnings API and the dashboard.
+    /// Run the operators' listener (dashboard, enrolment, PKI) and the validators' mTLS listener.
     Serve {
-        /// Address to listen on (overrides config file and SF2C_VPN_LISTEN).
+        /// Operators' address (overrides config file and SF2C_VPN_LISTEN).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Validators' mutual-TLS address (overrides config file and SF2C_VPN_MTLS_LISTEN).
+        #[arg(long)]
+        mtls_listen: Option<SocketAddr>,
         /// Directory holding the warnings database (overrides config file and SF2C_VPN_DATA_DIR).
         #[arg(long)]
         data_dir: Option<PathBuf>,
@@ -54,14 +65,33 @@ enum Command {
         #[command(subcommand)]
         action: OperatorAction,
     },
-    /// Inspect or prune the warnings of a running centre.
+    /// Inspect or prune the warnings of a running centre, on its mutual-TLS listener.
     Warnings {
-        /// Base URL of the centre.
-        #[arg(long, default_value = "http://127.0.0.1:7300")]
+        /// Base URL of the centre's validators' listener.
+        #[arg(long, default_value = "https://127.0.0.1:7301")]
         url: String,
+        /// Client certificate and key, e.g. from `vpn-centre cert issue-service operator-cli`.
+        #[command(flatten)]
+        identity: pki_commands::IdentityArgs,
         #[command(subcommand)]
         action: WarningsAction,
     },
+    /// One-time enrolment tokens.
+    Token {
+        #[command(subcommand)]
+        action: pki_commands::TokenAction,
+    },
+    /// Device side: send a token and key to `/v1/enrol`, write the certificate and CA.
+    Enrol(pki_commands::EnrolArgs),
+    /// Certificates for services that are not registered devices (cloud sink, operator tools).
+    Cert {
+        #[command(subcommand)]
+        action: pki_commands::CertAction,
+    },
+    /// Revoke every certificate of a device or service now.
+    Revoke(pki_commands::RevokeArgs),
+    /// Print the WireGuard configuration of an enrolled device.
+    Wireguard(pki_commands::WireguardArgs),
 }
 
 #[derive(Subcommand)]
@@ -112,6 +142,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve {
             listen,
+            mtls_listen,
             data_dir,
             config,
             sink_url,
@@ -120,6 +151,9 @@ async fn main() -> anyhow::Result<()> {
             let mut settings = Config::load(config.as_deref(), |k| std::env::var(k).ok())?;
             if let Some(l) = listen {
                 settings.listen = l;
+            }
+            if let Some(l) = mtls_listen {
+                settings.mtls_listen = l;
             }
             if let Some(d) = data_dir {
                 settings.data_dir = d;
@@ -153,10 +187,20 @@ async fn main() -> anyhow::Result<()> {
             }
             add_operator(&settings, &name)
         }
-        Command::Warnings { url, action } => {
+        Command::Warnings {
+            url,
+            identity,
+            action,
+        } => {
             init_tracing(cli.log_format.unwrap_or_default());
-            warnings(&url, action).await
+            let client = identity.client(&url)?;
+            warnings(client, action).await
         }
+        Command::Token { action } => pki_commands::token(action).await,
+        Command::Enrol(args) => pki_commands::enrol(args).await,
+        Command::Cert { action } => pki_commands::cert(action).await,
+        Command::Revoke(args) => pki_commands::revoke(args).await,
+        Command::Wireguard(args) => pki_commands::wireguard(args).await,
     }
 }
 
@@ -199,34 +243,115 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
             "session cookies lack `Secure` (development flag); never use this beyond loopback"
         );
     }
-    let mut dashboard = DashboardState::new(store, operators, sessions);
+    let pki = Arc::new(
+        CentrePki::open(&settings.pki_settings()?, None)
+            .await
+            .context("cannot open the PKI")?,
+    );
+    // The ledger needs a Fabric connection; until one exists the registry is absent: enrolment
+    // answers "ledger unavailable", the Devices page says so, and auto-ban cannot act.
+    let registry = None;
+    let mut dashboard =
+        DashboardState::new(store.clone(), operators, sessions).with_pki(pki.clone());
     if let Some(url) = &settings.sink_url {
         let sink = cloud_sink::SinkClient::new(url)
             .with_context(|| format!("sink URL {url:?} is not usable"))?
             .with_timeout(Duration::from_secs(2));
         dashboard = dashboard.with_sink(sink);
     }
-    // The device registry needs a Fabric connection; until one exists the page says so.
-    let app = vpn_centre::app::router(dashboard, settings.body_limit_bytes)
-        .into_make_service_with_connect_info::<SocketAddr>();
-    let listener = TcpListener::bind(settings.listen).await.with_context(|| {
-        format!(
-            "cannot listen on {}; is another process using it?",
-            settings.listen
-        )
-    })?;
-    let local = listener
+    let metrics = Arc::new(Metrics::default());
+    let enforcement = Arc::new(Enforcement::new(
+        registry,
+        Some(pki.clone()),
+        settings.autoban,
+    ));
+    let warnings = AppState::authenticated(store, metrics, enforcement);
+    let operator_app = app::operator_router(dashboard, warnings.clone());
+    let validator_app = app::validator_router(warnings, settings.body_limit_bytes);
+
+    // The centre's own certificate, fresh at every start, for both listeners.
+    let own = pki
+        .issue_service(CENTRE_SERVICE)
+        .await
+        .context("cannot issue the centre's own TLS certificate")?;
+    let mtls_config = vpn_pki::server_config(&own.cert_pem, &own.key_pem, pki.verifier())
+        .context("cannot build the validators' mutual-TLS configuration")?;
+
+    let bind = |addr: SocketAddr| async move {
+        TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}; is another process using it?"))
+    };
+    let operator_listener = bind(settings.listen).await?;
+    let mtls_listener = bind(settings.mtls_listen).await?;
+    let operator_addr = operator_listener
         .local_addr()
         .context("listener has no local address")?;
-    // Printed on stdout so scripts started with port 0 can learn the real port.
-    println!("vpn-centre listening on http://{local}");
-    tracing::info!(listen = %local, data_dir = %settings.data_dir.display(), "vpn-centre started");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("HTTP server failed")?;
+    let mtls_addr = mtls_listener
+        .local_addr()
+        .context("listener has no local address")?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let operators_task = if settings.insecure_dev_cookies {
+        let app = operator_app.into_make_service_with_connect_info::<SocketAddr>();
+        let shutdown = until_stopped(stopped.clone());
+        println!("vpn-centre listening on http://{operator_addr}");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(operator_listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "operators' listener failed");
+            }
+        })
+    } else {
+        let config = tls_server_config(&own.cert_pem, &own.key_pem)?;
+        println!("vpn-centre listening on https://{operator_addr}");
+        tokio::spawn(serve_tls(
+            operator_listener,
+            Arc::new(config),
+            operator_app,
+            until_stopped(stopped.clone()),
+        ))
+    };
+    // Printed on stdout so scripts started with port 0 can learn the real ports.
+    println!("vpn-centre validators on https://{mtls_addr}");
+    let validators_task = tokio::spawn(serve_tls(
+        mtls_listener,
+        Arc::new(mtls_config),
+        validator_app,
+        until_stopped(stopped.clone()),
+    ));
+    let sync = pki.spawn_crl_sync(Duration::from_secs(settings.crl_sync_seconds));
+    tracing::info!(listen = %operator_addr, mtls_listen = %mtls_addr,
+        data_dir = %settings.data_dir.display(), "vpn-centre started");
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    sync.abort();
+    let _ = operators_task.await;
+    let _ = validators_task.await;
     tracing::info!("vpn-centre stopped");
     Ok(())
+}
+
+/// Server-authenticated TLS for the operators' listener (browsers present no certificate).
+fn tls_server_config(cert_pem: &str, key_pem: &str) -> anyhow::Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .context("the centre's certificate PEM is unreadable")?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .context("the centre's key PEM is unreadable")?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("cannot build the operators' TLS configuration")
 }
 
 /// Resolves on Ctrl-C or SIGTERM, letting in-flight requests finish.
@@ -286,8 +411,7 @@ fn add_operator(settings: &Config, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn warnings(url: &str, action: WarningsAction) -> anyhow::Result<()> {
-    let client = WarningClient::new(url)?;
+async fn warnings(client: WarningClient, action: WarningsAction) -> anyhow::Result<()> {
     match action {
         WarningsAction::List {
             device,

@@ -1,9 +1,10 @@
-//! What the dashboard needs from the device registry on the ledger: reads, history, ban and unban.
+//! What the centre needs from the device registry on the ledger: reads, history, ban, unban and the virtual IP.
 //!
 //! The Fabric implementation (queries and admin-signed transactions) plugs in here; until one is
 //! configured the dashboard says the ledger is not connected.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 
 use device_record::DeviceRecord;
@@ -34,7 +35,7 @@ pub enum RegistryError {
     Unavailable(String),
 }
 
-/// The registry as the dashboard sees it.
+/// The registry as the dashboard, enrolment and auto-ban see it.
 pub trait RegistryView: Send + Sync {
     /// Every device, ordered by UUID.
     fn list(&self) -> RegistryFuture<'_, Vec<DeviceRecord>>;
@@ -46,4 +47,6 @@ pub trait RegistryView: Send + Sync {
     fn ban<'a>(&'a self, uuid: &'a str, reason: &'a str) -> RegistryFuture<'a, DeviceRecord>;
     /// Lifts a ban; unbanning an active device changes nothing.
     fn unban<'a>(&'a self, uuid: &'a str) -> RegistryFuture<'a, DeviceRecord>;
+    /// Records the virtual IP assigned at enrolment; the ledger refuses one held by another device.
+    fn set_virtual_ip<'a>(&'a self, uuid: &'a str, ip: IpAddr) -> RegistryFuture<'a, DeviceRecord>;
 }

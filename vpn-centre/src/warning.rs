@@ -16,7 +16,9 @@ pub const MAX_TIME_MS: u64 = 253_402_300_799_999;
 /// What a validator reports when it refuses a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewWarning {
-    /// Id of the validator that refused the message.
+    /// Id of the validator that refused the message. On the mutual-TLS listener the centre sets
+    /// it to the UUID in the client certificate, whatever the body says (it may be omitted).
+    #[serde(default)]
     pub submitter: String,
     /// Remote address the message came from: `ip` or `ip:port`.
     pub offender_address: String,

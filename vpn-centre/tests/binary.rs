@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{BinaryServer, DEVICE_A, DEVICE_B, binary, sample};
+use common::{BinaryServer, DEVICE_A, DEVICE_B, binary, issue_identity, sample};
 use vpn_centre::{WarningClient, WarningFilter};
 
 #[tokio::test]
@@ -13,7 +13,8 @@ async fn warnings_survive_a_restart_on_the_same_data_dir() {
     let data = dir.path().to_str().unwrap();
 
     let first = BinaryServer::start(&["--data-dir", data], &[]);
-    let client = WarningClient::new(&first.url).unwrap();
+    let (_, identity) = issue_identity(dir.path(), "validator-test");
+    let client = WarningClient::with_mtls(&first.mtls_url, &identity).unwrap();
     let kept = client
         .report_batch(&[
             sample("validator-1", Some(DEVICE_A), -32001, 1_000),
@@ -33,7 +34,7 @@ async fn warnings_survive_a_restart_on_the_same_data_dir() {
     );
 
     let second = BinaryServer::start(&["--data-dir", data], &[]);
-    let client = WarningClient::new(&second.url).unwrap();
+    let client = WarningClient::with_mtls(&second.mtls_url, &identity).unwrap();
     let page = client
         .list(&WarningFilter::default(), None, None)
         .await
@@ -60,7 +61,8 @@ async fn data_dir_can_come_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("centre");
     let server = BinaryServer::start(&[], &[("SF2C_VPN_DATA_DIR", &data)]);
-    let client = WarningClient::new(&server.url).unwrap();
+    let (_, identity) = issue_identity(&data, "validator-test");
+    let client = WarningClient::with_mtls(&server.mtls_url, &identity).unwrap();
     client
         .report(&sample("validator-1", None, -32001, 1))
         .await
@@ -72,7 +74,9 @@ async fn data_dir_can_come_from_the_environment() {
 async fn cli_lists_and_deletes_warnings_of_a_running_centre() {
     let dir = tempfile::tempdir().unwrap();
     let server = BinaryServer::start(&["--data-dir", dir.path().to_str().unwrap()], &[]);
-    let client = WarningClient::new(&server.url).unwrap();
+    let (_, identity) = issue_identity(dir.path(), "operator-cli");
+    let client = WarningClient::with_mtls(&server.mtls_url, &identity).unwrap();
+    let files = dir.path().join("identity-operator-cli");
     let stored = client
         .report_batch(&[
             sample("validator-1", Some(DEVICE_A), -32001, 1_000),
@@ -83,7 +87,12 @@ async fn cli_lists_and_deletes_warnings_of_a_running_centre() {
 
     let cli = |args: &[&str]| {
         Command::new(binary())
-            .args(["warnings", "--url", &server.url])
+            .args(["warnings", "--url", &server.mtls_url, "--ca"])
+            .arg(files.join("ca.pem"))
+            .arg("--cert")
+            .arg(files.join("cert.pem"))
+            .arg("--key")
+            .arg(files.join("key.pem"))
             .args(args)
             .output()
             .unwrap()

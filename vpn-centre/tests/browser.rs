@@ -221,7 +221,7 @@ async fn an_operator_watches_deletes_and_bans_in_chromium() {
         .execute("window.sameDocument = true; return null;", vec![])
         .await
         .unwrap();
-    let client = WarningClient::new(&base).unwrap();
+    let client = WarningClient::new(&server.api_url()).unwrap();
     let mut w = sample("validator-7", Some(DEVICE_A), -32003, 1_767_225_600_000);
     w.reason = "signature does not verify with the registered key".into();
     let stored = client.report(&w).await.unwrap();

@@ -30,7 +30,7 @@ async fn actions_without_a_session_or_its_token_are_refused_and_change_nothing()
     ban_directly(&registry, DEVICE_B).await;
     let server =
         DashboardServer::start(state(dir.path(), false).with_registry(registry.clone())).await;
-    let client = WarningClient::new(&server.url()).unwrap();
+    let client = WarningClient::new(&server.api_url()).unwrap();
     let warning = client
         .report(&sample("validator-1", Some(DEVICE_A), -32001, 1_000))
         .await
@@ -255,7 +255,7 @@ async fn wrong_passwords_are_throttled_per_address() {
 async fn untrusted_text_is_escaped_and_pages_carry_security_headers() {
     let dir = tempfile::tempdir().unwrap();
     let server = DashboardServer::start(state(dir.path(), false)).await;
-    let client = WarningClient::new(&server.url()).unwrap();
+    let client = WarningClient::new(&server.api_url()).unwrap();
     let mut hostile = sample("<b>validator</b>", Some(DEVICE_A), -32001, 1_000);
     hostile.reason = "<script>alert(1)</script><img src=x onerror=alert(2)>".into();
     client.report(&hostile).await.unwrap();

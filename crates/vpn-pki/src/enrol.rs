@@ -282,6 +282,13 @@ impl<L: RegistryLedger> Enroller<L> {
         Ok(self.pool.lease_of(&db, &uuid)?)
     }
 
+    /// Revoked certificates not yet expired at `now`: lets a server see whether its CRL is stale
+    /// without signing a new one.
+    pub async fn revoked(&self, now: i64) -> Result<Vec<crate::RevokedCert>, EnrolError> {
+        let db = self.db.lock().await;
+        Ok(Revocations::new(&db).revoked(now)?)
+    }
+
     /// A freshly signed CRL in DER, to serve at e.g. `GET /v1/pki/crl`.
     pub async fn crl_der(&self, now: i64) -> Result<Vec<u8>, EnrolError> {
         let db = self.db.lock().await;

@@ -244,18 +244,24 @@ pub async fn ban(
             "/dashboard/devices",
         );
     }
-    match reg.ban(&uuid, reason).await {
+    match crate::ban::ban_and_revoke(reg.as_ref(), state.pki.as_deref(), &uuid, reason).await {
         Ok(_) => {
             tracing::info!(device = %uuid, operator = %op.name, reason, "device banned from the dashboard");
             Redirect::to("/dashboard/devices").into_response()
         }
-        Err(e) => error_page(
-            status_of(&e),
-            &viewer(&op),
-            Nav::Devices,
-            &e.to_string(),
-            "/dashboard/devices",
-        ),
+        Err(e) => {
+            let status = match &e {
+                crate::ban::BanError::Registry(r) => status_of(r),
+                crate::ban::BanError::Revoke { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            error_page(
+                status,
+                &viewer(&op),
+                Nav::Devices,
+                &e.to_string(),
+                "/dashboard/devices",
+            )
+        }
     }
 }
 

@@ -23,6 +23,7 @@ use axum::routing::{delete, get, post};
 use cloud_sink::SinkClient;
 
 use crate::auth::{LoginLimiter, Operators, SessionConfig, SessionStore, require_operator};
+use crate::pki::CentrePki;
 use crate::registry::RegistryView;
 use crate::warnings_store::WarningsStore;
 use rate::RequestRate;
@@ -43,6 +44,8 @@ pub struct DashboardState {
     /// The cloud sink's query API; `None` when no sink URL is configured.
     pub sink: Option<SinkClient>,
     pub rate: Arc<RequestRate>,
+    /// The PKI: a ban also revokes the device's certificates; `None` in dashboard-only tests.
+    pub pki: Option<Arc<CentrePki>>,
 }
 
 impl DashboardState {
@@ -56,7 +59,13 @@ impl DashboardState {
             registry: None,
             sink: None,
             rate: Arc::new(RequestRate::default()),
+            pki: None,
         }
+    }
+
+    pub fn with_pki(mut self, pki: Arc<CentrePki>) -> Self {
+        self.pki = Some(pki);
+        self
     }
 
     pub fn with_registry(mut self, registry: Arc<dyn RegistryView>) -> Self {

@@ -1,5 +1,6 @@
-//! The whole centre (API + dashboard) served in-process with connection info, and a raw HTTP
-//! client that shows status, headers and body, with cookie and CSRF helpers.
+//! The operators' listener served in-process with connection info, beside an unauthenticated
+//! warnings API over the same store (standing in for validators, whose mutual-TLS path has its
+//! own tests), and a raw HTTP client that shows status, headers and body, with cookie and CSRF helpers.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -8,7 +9,8 @@ use std::time::Duration;
 
 use vpn_centre::auth::{LoginLimiter, Operators, SessionConfig};
 use vpn_centre::dashboard::DashboardState;
-use vpn_centre::http::DEFAULT_BODY_LIMIT;
+use vpn_centre::http::{AppState, DEFAULT_BODY_LIMIT};
+use vpn_centre::metrics::Metrics;
 use vpn_centre::warnings_store::WarningsStore;
 
 pub const OPERATOR: &str = "alice";
@@ -27,32 +29,58 @@ pub fn state(dir: &Path, secure_cookie: bool) -> DashboardState {
         .with_login_limiter(LoginLimiter::new(3, Duration::from_secs(60)))
 }
 
-/// Serves `state` on 127.0.0.1:0; the task stops when dropped.
+/// Serves `state` on 127.0.0.1:0 (and the plain warnings API on another port); the tasks stop
+/// when dropped.
 pub struct DashboardServer {
     pub addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
+    pub api_addr: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl DashboardServer {
     pub async fn start(state: DashboardState) -> Self {
-        let app = vpn_centre::app::router(state, DEFAULT_BODY_LIMIT)
+        let warnings = AppState {
+            store: Arc::clone(&state.store),
+            metrics: Arc::new(Metrics::default()),
+            enforcement: None,
+        };
+        let api = vpn_centre::http::router(warnings.clone(), DEFAULT_BODY_LIMIT);
+        let app = vpn_centre::app::operator_router(state, warnings)
             .into_make_service_with_connect_info::<SocketAddr>();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        Self { addr, task }
+        let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api_addr = api_listener.local_addr().unwrap();
+        let tasks = vec![
+            tokio::spawn(async move {
+                axum::serve(listener, app).await.unwrap();
+            }),
+            tokio::spawn(async move {
+                axum::serve(api_listener, api).await.unwrap();
+            }),
+        ];
+        Self {
+            addr,
+            api_addr,
+            tasks,
+        }
     }
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    /// The unauthenticated warnings API over the same store.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.api_addr)
+    }
 }
 
 impl Drop for DashboardServer {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! `MemoryRegistry`: in-process test double of the ledger's device registry, for dashboard tests.
-//! It keeps records and a per-device history in a map; no Fabric semantics beyond that.
+//! It keeps records and a per-device history in a map; beyond that it only refuses a virtual IP
+//! held by another device, as the chaincode does.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -120,6 +122,33 @@ impl RegistryView for MemoryRegistry {
                 r.banned = true;
                 r.banned_timestamp = Some(ts.to_string());
                 r.ban_reason = Some(reason.to_string());
+                true
+            })
+        })
+    }
+
+    fn set_virtual_ip<'a>(&'a self, uuid: &'a str, ip: IpAddr) -> RegistryFuture<'a, DeviceRecord> {
+        Box::pin(async move {
+            let ip = ip.to_string();
+            // Like the chaincode: an address belongs to one device only.
+            if let Some(holder) = self
+                .devices
+                .lock()
+                .unwrap()
+                .values()
+                .filter_map(|h| h.last()?.record.as_ref())
+                .find(|r| r.virtual_ip == ip && r.uuid != uuid)
+            {
+                return Err(RegistryError::Refused(format!(
+                    "virtual IP {ip} already belongs to {}",
+                    holder.uuid
+                )));
+            }
+            self.change(uuid, |r, _| {
+                if r.virtual_ip == ip {
+                    return false;
+                }
+                r.virtual_ip = ip.clone();
                 true
             })
         })

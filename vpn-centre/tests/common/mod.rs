@@ -65,17 +65,47 @@ pub fn binary() -> &'static str {
 /// The built `vpn-centre serve` process; killed by PID when dropped.
 pub struct BinaryServer {
     child: Child,
+    /// Operators' listener (https, or http with `--insecure-dev-cookies`).
     pub url: String,
+    /// Validators' mutual-TLS listener.
+    pub mtls_url: String,
+}
+
+/// A service certificate issued by the binary's `cert issue-service` into `data_dir`'s PKI.
+pub fn issue_identity(data_dir: &Path, name: &str) -> (String, vpn_centre::TlsIdentity) {
+    let out = data_dir.join(format!("identity-{name}"));
+    let run = Command::new(binary())
+        .args(["cert", "issue-service", name, "--out"])
+        .arg(&out)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("SF2C_VPN_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let uuid = String::from_utf8(run.stdout).unwrap().trim().to_string();
+    let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
+    let identity = vpn_centre::TlsIdentity {
+        ca_pem: read("ca.pem"),
+        cert_pem: read("cert.pem"),
+        key_pem: read("key.pem"),
+    };
+    (uuid, identity)
 }
 
 impl BinaryServer {
-    /// Starts the binary on 127.0.0.1:0 and waits for the line announcing its address.
+    /// Starts the binary on 127.0.0.1:0 (both listeners) and waits for the lines announcing them.
     pub fn start(args: &[&str], envs: &[(&str, &Path)]) -> Self {
         let mut cmd = Command::new(binary());
         cmd.arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--mtls-listen", "127.0.0.1:0"])
             .args(args)
             .env_remove("SF2C_VPN_LISTEN")
+            .env_remove("SF2C_VPN_MTLS_LISTEN")
             .env_remove("SF2C_VPN_DATA_DIR")
             // Only problems reach the test output.
             .env("RUST_LOG", "warn")
@@ -86,14 +116,22 @@ impl BinaryServer {
         }
         let mut child = cmd.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("vpn-centre listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Self { child, url }
+        let mut reader = BufReader::new(stdout);
+        let mut next_line = |prefix: &str| {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            line.trim()
+                .strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("expected {prefix:?}, got {line:?}"))
+                .to_string()
+        };
+        let url = next_line("vpn-centre listening on ");
+        let mtls_url = next_line("vpn-centre validators on ");
+        Self {
+            child,
+            url,
+            mtls_url,
+        }
     }
 
     pub fn pid(&self) -> u32 {

@@ -1,0 +1,78 @@
+//! What the validators' listener enforces beyond the TLS handshake: which certificate holders may
+//! use the warnings API, and the auto-ban that authenticated warnings feed.
+
+use std::sync::Arc;
+
+use crate::autoban::{AutoBanPolicy, AutoBanTracker};
+use crate::ban::ban_and_revoke;
+use crate::pki::CentrePki;
+use crate::registry::{RegistryError, RegistryView};
+use crate::submitter::{PeerIdentity, Standing, counts_for_autoban, standing};
+use crate::warning::Warning;
+
+/// Registry, PKI and auto-ban state shared by the validators' listener.
+pub struct Enforcement {
+    registry: Option<Arc<dyn RegistryView>>,
+    pki: Option<Arc<CentrePki>>,
+    autoban: AutoBanTracker,
+}
+
+impl Enforcement {
+    pub fn new(
+        registry: Option<Arc<dyn RegistryView>>,
+        pki: Option<Arc<CentrePki>>,
+        policy: AutoBanPolicy,
+    ) -> Self {
+        Self {
+            registry,
+            pki,
+            autoban: AutoBanTracker::new(policy),
+        }
+    }
+
+    /// What the registry says about the certificate holder.
+    pub async fn standing(&self, who: &PeerIdentity) -> Result<Standing, RegistryError> {
+        standing(self.registry.as_deref(), who).await
+    }
+
+    /// Feeds stored warnings to the auto-ban policy and bans every device that crosses it.
+    /// Warnings without an offender device, or from callers the registry does not vouch for as
+    /// validators, are not counted. Failures are logged: the warnings themselves are stored.
+    pub async fn after_stored(&self, stored: &[Warning], submitter: Standing) {
+        let Some(registry) = self.registry.as_deref() else {
+            return;
+        };
+        if !counts_for_autoban(submitter) {
+            return;
+        }
+        for w in stored {
+            let Some(device) = &w.warning.offender_device else {
+                continue;
+            };
+            if !self
+                .autoban
+                .observe(device, &w.warning.submitter, w.received_ms)
+            {
+                continue;
+            }
+            let reason = self.autoban.policy().to_string();
+            // Banned once: an already banned device is left as it is (its ban reason too).
+            match registry.get(device).await {
+                Ok(Some(r)) if r.banned => continue,
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    tracing::warn!(device = %device, "auto-ban tripped for a device the registry does not know");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(device = %device, error = %e, "auto-ban cannot read the registry");
+                    continue;
+                }
+            }
+            match ban_and_revoke(registry, self.pki.as_deref(), device, &reason).await {
+                Ok(_) => tracing::warn!(device = %device, %reason, "device auto-banned"),
+                Err(e) => tracing::error!(device = %device, error = %e, "auto-ban failed"),
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The registry as the PKI's enrolment flow reads and writes it: [`RegistryView`] behind vpn-pki's `RegistryLedger`.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use device_record::DeviceRecord;
+use vpn_pki::{LedgerError, RegistryLedger};
+
+use crate::registry::{RegistryError, RegistryView};
+
+/// Hands enrolment's ledger steps to the centre's registry; with no registry configured every
+/// step fails as "unavailable", so nobody can enrol against a ledger the centre cannot see.
+#[derive(Clone, Default)]
+pub struct LedgerBridge {
+    registry: Option<Arc<dyn RegistryView>>,
+}
+
+impl LedgerBridge {
+    pub fn new(registry: Option<Arc<dyn RegistryView>>) -> Self {
+        Self { registry }
+    }
+
+    fn registry(&self) -> Result<&Arc<dyn RegistryView>, LedgerError> {
+        self.registry.as_ref().ok_or_else(|| {
+            LedgerError::Unavailable("the VPN Centre has no ledger connection configured".into())
+        })
+    }
+}
+
+fn ledger_error(e: RegistryError) -> LedgerError {
+    match e {
+        RegistryError::Unavailable(m) => LedgerError::Unavailable(m),
+        RegistryError::NotFound(_) | RegistryError::Refused(_) => {
+            LedgerError::Rejected(e.to_string())
+        }
+    }
+}
+
+impl RegistryLedger for LedgerBridge {
+    async fn get_device(&self, uuid: &str) -> Result<Option<DeviceRecord>, LedgerError> {
+        self.registry()?.get(uuid).await.map_err(ledger_error)
+    }
+
+    async fn set_virtual_ip(&self, uuid: &str, ip: IpAddr) -> Result<(), LedgerError> {
+        self.registry()?
+            .set_virtual_ip(uuid, ip)
+            .await
+            .map(|_| ())
+            .map_err(ledger_error)
+    }
+}
