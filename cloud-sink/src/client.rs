@@ -1,19 +1,23 @@
-//! HTTP client validators use to hand batches to the sink, telling "unreachable" from "refused".
+//! HTTP(S) client validators use to hand batches to the sink, telling "unreachable", "refused" and "TLS refused" apart.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode, Uri, header};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
     CountsResponse, ErrorBody, IngestResponse, TelemetryQuery, TelemetryRecord, TelemetryResponse,
 };
+use crate::connector::{SinkConnector, tls_failure};
 
 /// Default time allowed for one request, connection included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,6 +42,16 @@ pub enum SinkError {
         index: Option<usize>,
         field: Option<String>,
     },
+    /// The TLS handshake failed: the sink refused our certificate (missing, from another CA,
+    /// revoked) or we refused the sink's. Retrying cannot help until an operator fixes the
+    /// certificates, but the batch must be kept, so this counts as retryable.
+    #[error(
+        "TLS with sink at {url} failed: {reason}; check this client's certificate is current (not revoked) and both sides trust the VPN Centre's CA"
+    )]
+    Tls { url: String, reason: String },
+    /// The client's own TLS files are missing or unusable.
+    #[error("cannot set up TLS for sink {url}: {reason}")]
+    TlsSetup { url: String, reason: String },
     /// The sink answered success with a body this client does not understand.
     #[error(
         "sink at {url} answered with an unreadable body: {reason}; check that client and sink versions match"
@@ -46,23 +60,85 @@ pub enum SinkError {
 }
 
 impl SinkError {
-    /// True when the same request may succeed later, so the caller should keep (spool) it.
+    /// True when the batch should be kept (spooled) rather than dropped: the sink was
+    /// unreachable or failing ([`Unavailable`](Self::Unavailable)), or TLS failed
+    /// ([`Tls`](Self::Tls)), which needs an operator but says nothing against the records.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable { .. })
+        matches!(self, Self::Unavailable { .. } | Self::Tls { .. })
+    }
+
+    /// True when TLS failed, so an operator must look at certificates.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Self::Tls { .. } | Self::TlsSetup { .. })
     }
 }
 
-/// A client of one sink.
-#[derive(Clone)]
-pub struct SinkClient {
-    base: String,
-    http: Client<HttpConnector, Full<Bytes>>,
+/// PEM text given directly or as a file to read when the client is built.
+#[derive(Debug, Clone)]
+enum Pem {
+    File(PathBuf),
+    Text(String),
+}
+
+impl Pem {
+    fn load(&self, what: &str, url: &str) -> Result<String, SinkError> {
+        match self {
+            Self::Text(text) => Ok(text.clone()),
+            Self::File(path) => std::fs::read_to_string(path).map_err(|e| SinkError::TlsSetup {
+                url: url.into(),
+                reason: format!("cannot read the {what} file {}: {e}", path.display()),
+            }),
+        }
+    }
+}
+
+/// Settings of a [`SinkClient`]; `https://` URLs need a CA, and a client certificate for a sink
+/// that requires one (every TLS sink does).
+#[derive(Debug, Clone)]
+pub struct SinkClientBuilder {
+    url: String,
+    ca: Option<Pem>,
+    identity: Option<(Pem, Pem)>,
     timeout: Duration,
 }
 
-impl SinkClient {
-    /// A client for the sink at `base_url`, e.g. `http://127.0.0.1:7400`.
-    pub fn new(base_url: &str) -> Result<Self, SinkError> {
+impl SinkClientBuilder {
+    /// The CA certificate (PEM file) the sink's certificate must chain to: the VPN Centre's CA.
+    pub fn ca_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.ca = Some(Pem::File(path.as_ref().into()));
+        self
+    }
+
+    /// As [`ca_file`](Self::ca_file), with the PEM text itself.
+    pub fn ca_pem(mut self, pem: impl Into<String>) -> Self {
+        self.ca = Some(Pem::Text(pem.into()));
+        self
+    }
+
+    /// The certificate chain and private key (PEM files) this client presents.
+    pub fn client_cert_files(mut self, cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Self {
+        self.identity = Some((
+            Pem::File(cert.as_ref().into()),
+            Pem::File(key.as_ref().into()),
+        ));
+        self
+    }
+
+    /// As [`client_cert_files`](Self::client_cert_files), with the PEM text itself.
+    pub fn client_cert_pem(mut self, cert: impl Into<String>, key: impl Into<String>) -> Self {
+        self.identity = Some((Pem::Text(cert.into()), Pem::Text(key.into())));
+        self
+    }
+
+    /// The per-request time limit, connection and handshake included.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Checks the URL and loads the TLS files.
+    pub fn build(self) -> Result<SinkClient, SinkError> {
+        let base_url = self.url.as_str();
         let base = base_url.trim_end_matches('/').to_owned();
         let bad = |reason: &str| SinkError::BadUrl {
             url: base_url.into(),
@@ -71,24 +147,96 @@ impl SinkClient {
         let uri: Uri = base
             .parse()
             .map_err(|e: hyper::http::uri::InvalidUri| bad(&e.to_string()))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(bad(
-                    "https is not supported yet; use http:// on a private link",
-                ));
-            }
-            _ => return Err(bad("must start with http://")),
-        }
         if uri.host().is_none() {
             return Err(bad("has no host"));
         }
-        let http = Client::builder(TokioExecutor::new()).build_http();
-        Ok(Self {
+        let connector = match uri.scheme_str() {
+            Some("http") if self.ca.is_some() || self.identity.is_some() => {
+                return Err(bad(
+                    "TLS files were given for an http:// URL; use https:// so they are used",
+                ));
+            }
+            Some("http") => SinkConnector::plain(),
+            Some("https") => SinkConnector::tls(self.tls_config(&base)?),
+            _ => return Err(bad("must start with http:// or https://")),
+        };
+        let http = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(SinkClient {
             base,
             http,
-            timeout: DEFAULT_TIMEOUT,
+            timeout: self.timeout,
         })
+    }
+
+    fn tls_config(&self, url: &str) -> Result<rustls::ClientConfig, SinkError> {
+        let setup = |reason: String| SinkError::TlsSetup {
+            url: url.into(),
+            reason,
+        };
+        let ca = self
+            .ca
+            .as_ref()
+            .ok_or_else(|| {
+                setup("https:// needs the VPN Centre's CA certificate (ca_file)".into())
+            })?
+            .load("CA certificate", url)?;
+        let mut config = match &self.identity {
+            Some((cert, key)) => vpn_pki::client_config(
+                &ca,
+                &cert.load("client certificate", url)?,
+                &key.load("client key", url)?,
+            )
+            .map_err(|e| setup(e.to_string()))?,
+            None => without_identity(&ca).map_err(setup)?,
+        };
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
+    }
+}
+
+/// A client configuration trusting only `ca_pem` and presenting no certificate.
+fn without_identity(ca_pem: &str) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        let cert = cert.map_err(|e| format!("cannot read the CA PEM: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("CA certificate is not usable: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("no certificate found in the CA PEM".into());
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// A client of one sink.
+#[derive(Clone)]
+pub struct SinkClient {
+    base: String,
+    http: Client<SinkConnector, Full<Bytes>>,
+    timeout: Duration,
+}
+
+impl SinkClient {
+    /// A client for the sink at `base_url`, e.g. `http://127.0.0.1:7400`. For `https://` use
+    /// [`SinkClient::builder`] to give the CA and client certificate.
+    pub fn new(base_url: &str) -> Result<Self, SinkError> {
+        Self::builder(base_url).build()
+    }
+
+    /// Settings for a client of the sink at `base_url` (`http://` or `https://`).
+    pub fn builder(base_url: &str) -> SinkClientBuilder {
+        SinkClientBuilder {
+            url: base_url.into(),
+            ca: None,
+            identity: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
     }
 
     /// Changes the per-request time limit.
@@ -151,6 +299,13 @@ impl SinkClient {
             url: url.clone(),
             reason,
         };
+        let failed = |e: hyper_util::client::legacy::Error| match tls_failure(&e) {
+            Some(tls) => SinkError::Tls {
+                url: url.clone(),
+                reason: tls.to_string(),
+            },
+            None => unavailable(describe(&e)),
+        };
         let mut request = Request::builder().method(method).uri(&url);
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
@@ -162,11 +317,7 @@ impl SinkClient {
                 reason: e.to_string(),
             })?;
         let exchange = async {
-            let response = self
-                .http
-                .request(request)
-                .await
-                .map_err(|e| unavailable(describe(&e)))?;
+            let response = self.http.request(request).await.map_err(failed)?;
             let status = response.status();
             let bytes = response
                 .into_body()
@@ -243,17 +394,37 @@ mod tests {
 
     #[test]
     fn refuses_unusable_urls() {
-        for url in [
-            "ftp://127.0.0.1:1",
-            "https://127.0.0.1:1",
-            "127.0.0.1:7400",
-            "http://",
-        ] {
+        for url in ["ftp://127.0.0.1:1", "127.0.0.1:7400", "http://"] {
             assert!(
                 matches!(SinkClient::new(url), Err(SinkError::BadUrl { .. })),
                 "{url}"
             );
         }
+        let tls_on_plain = SinkClient::builder("http://127.0.0.1:1").ca_pem("x");
+        assert!(matches!(
+            tls_on_plain.build(),
+            Err(SinkError::BadUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn https_needs_a_readable_ca() {
+        let no_ca = SinkClient::new("https://127.0.0.1:1");
+        assert!(matches!(no_ca, Err(SinkError::TlsSetup { .. })));
+        let missing = SinkClient::builder("https://127.0.0.1:1")
+            .ca_file("/nonexistent/ca.pem")
+            .build();
+        match missing {
+            Err(e @ SinkError::TlsSetup { .. }) => {
+                assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}")
+            }
+            Err(other) => panic!("expected TlsSetup, got {other}"),
+            Ok(_) => panic!("a missing CA file was accepted"),
+        }
+        let garbage = SinkClient::builder("https://127.0.0.1:1")
+            .ca_pem("not a certificate")
+            .build();
+        assert!(matches!(garbage, Err(SinkError::TlsSetup { .. })));
     }
 
     #[tokio::test]

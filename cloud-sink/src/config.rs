@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::http::Limits;
 use crate::store::DEFAULT_DATABASE;
+use crate::tls::{DEFAULT_CRL_REFRESH, TlsSettings};
 
 /// Environment variable overriding the listen address.
 pub const ENV_LISTEN: &str = "SF2C_SINK_LISTEN";
@@ -37,6 +38,12 @@ pub enum ConfigError {
         #[source]
         source: std::net::AddrParseError,
     },
+    #[error(
+        "TLS is half configured: {missing} missing; give all of tls_cert, tls_key, client_ca and crl_url, or none for plain HTTP on loopback"
+    )]
+    PartialTls { missing: String },
+    #[error("crl_refresh_secs must be at least 1, got 0")]
+    CrlRefresh,
 }
 
 /// The TOML file; every key is optional.
@@ -48,6 +55,11 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub max_batch_records: Option<usize>,
     pub max_query_records: Option<u32>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub client_ca: Option<PathBuf>,
+    pub crl_url: Option<String>,
+    pub crl_refresh_secs: Option<u64>,
 }
 
 /// Settings the sink runs with.
@@ -56,6 +68,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub database: String,
     pub limits: Limits,
+    /// HTTPS with client certificates; `None` means plain HTTP, allowed on loopback only.
+    pub tls: Option<TlsSettings>,
 }
 
 /// Values given on the command line, which win over everything else.
@@ -63,6 +77,11 @@ pub struct Config {
 pub struct Overrides {
     pub listen: Option<SocketAddr>,
     pub database: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub client_ca: Option<PathBuf>,
+    pub crl_url: Option<String>,
+    pub crl_refresh_secs: Option<u64>,
 }
 
 impl Config {
@@ -115,11 +134,58 @@ impl Config {
                 .max_query_records
                 .unwrap_or(defaults.max_query_records),
         };
+        let tls = tls_settings(
+            flags.tls_cert.or(file_config.tls_cert),
+            flags.tls_key.or(file_config.tls_key),
+            flags.client_ca.or(file_config.client_ca),
+            flags.crl_url.or(file_config.crl_url),
+            flags.crl_refresh_secs.or(file_config.crl_refresh_secs),
+        )?;
         Ok(Self {
             listen,
             database,
             limits,
+            tls,
         })
+    }
+}
+
+/// All four TLS settings together, or none of them.
+fn tls_settings(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    client_ca: Option<PathBuf>,
+    crl_url: Option<String>,
+    refresh_secs: Option<u64>,
+) -> Result<Option<TlsSettings>, ConfigError> {
+    let crl_refresh = match refresh_secs {
+        Some(0) => return Err(ConfigError::CrlRefresh),
+        Some(secs) => std::time::Duration::from_secs(secs),
+        None => DEFAULT_CRL_REFRESH,
+    };
+    match (cert, key, client_ca, crl_url) {
+        (None, None, None, None) => Ok(None),
+        (Some(cert), Some(key), Some(client_ca), Some(crl_url)) => Ok(Some(TlsSettings {
+            cert,
+            key,
+            client_ca,
+            crl_url,
+            crl_refresh,
+        })),
+        (cert, key, ca, url) => {
+            let missing: Vec<&str> = [
+                ("tls_cert", cert.is_none()),
+                ("tls_key", key.is_none()),
+                ("client_ca", ca.is_none()),
+                ("crl_url", url.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(name, absent)| absent.then_some(name))
+            .collect();
+            Err(ConfigError::PartialTls {
+                missing: missing.join(", "),
+            })
+        }
     }
 }
 
@@ -147,6 +213,7 @@ mod tests {
         let flags = Overrides {
             listen: Some("127.0.0.1:2".parse().unwrap()),
             database: Some("sqlite:flag.db".into()),
+            ..Overrides::default()
         };
         let c = Config::load(Some(f.path()), env, flags).unwrap();
         assert_eq!(
@@ -166,6 +233,46 @@ mod tests {
         assert!(matches!(
             Config::load(None, env, Overrides::default()),
             Err(ConfigError::Listen { .. })
+        ));
+    }
+
+    #[test]
+    fn tls_settings_come_all_together_with_a_default_refresh() {
+        let f = file(
+            "tls_cert = \"sink.pem\"\ntls_key = \"sink.key\"\nclient_ca = \"ca.pem\"\ncrl_url = \"http://127.0.0.1:7300/v1/pki/crl\"\n",
+        );
+        let c = Config::load(Some(f.path()), |_| None, Overrides::default()).unwrap();
+        let tls = c.tls.unwrap();
+        assert_eq!(tls.client_ca, PathBuf::from("ca.pem"));
+        assert_eq!(tls.crl_refresh, DEFAULT_CRL_REFRESH);
+        let flags = Overrides {
+            crl_refresh_secs: Some(5),
+            ..Overrides::default()
+        };
+        let c = Config::load(Some(f.path()), |_| None, flags).unwrap();
+        assert_eq!(c.tls.unwrap().crl_refresh.as_secs(), 5);
+        assert!(
+            Config::load(None, |_| None, Overrides::default())
+                .unwrap()
+                .tls
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn half_configured_tls_names_what_is_missing() {
+        let f = file("tls_cert = \"sink.pem\"\nclient_ca = \"ca.pem\"\n");
+        match Config::load(Some(f.path()), |_| None, Overrides::default()) {
+            Err(ConfigError::PartialTls { missing }) => assert_eq!(missing, "tls_key, crl_url"),
+            other => panic!("expected PartialTls, got {other:?}"),
+        }
+        let zero = Overrides {
+            crl_refresh_secs: Some(0),
+            ..Overrides::default()
+        };
+        assert!(matches!(
+            Config::load(None, |_| None, zero),
+            Err(ConfigError::CrlRefresh)
         ));
     }
 }

@@ -7,12 +7,14 @@
 pub mod api;
 pub mod client;
 pub mod config;
+pub mod connector;
 pub mod http;
 pub mod metrics;
 pub mod postgres;
 pub mod server;
 pub mod sqlite;
 pub mod store;
+pub mod tls;
 pub mod validate;
 
 pub use api::{

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use cloud_sink::config::{Config, Overrides};
 use cloud_sink::http::App;
 use cloud_sink::server::Server;
+use cloud_sink::tls::SinkTls;
 use cloud_sink::{Database, SinkClient, Store, TelemetryQuery};
 
 #[derive(Parser)]
@@ -41,14 +42,30 @@ enum Command {
         /// `sqlite:PATH` or a `postgres://` URL [env: SF2C_SINK_DATABASE] [default: sqlite:./cloud-sink.db].
         #[arg(long)]
         database: Option<String>,
-        /// TOML file with listen, database, max_body_bytes, max_batch_records, max_query_records.
+        /// TOML file with listen, database, max_body_bytes, max_batch_records, max_query_records
+        /// and the TLS keys below.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// PEM certificate chain the sink presents; enables HTTPS with client certificates.
+        #[arg(long)]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long)]
+        tls_key: Option<PathBuf>,
+        /// PEM CA certificate client certificates must chain to (the VPN Centre's CA).
+        #[arg(long)]
+        client_ca: Option<PathBuf>,
+        /// URL of the VPN Centre's CRL; fetched before serving, then every --crl-refresh-secs.
+        #[arg(long)]
+        crl_url: Option<String>,
+        /// Seconds between CRL fetches [default: 2].
+        #[arg(long)]
+        crl_refresh_secs: Option<u64>,
     },
     /// Print the stored records of one device from a running sink, as JSON lines.
     Query {
-        #[arg(long, default_value = "http://127.0.0.1:7400")]
-        sink: String,
+        #[command(flatten)]
+        sink: SinkArgs,
         #[arg(long)]
         device: String,
         #[arg(long)]
@@ -60,9 +77,38 @@ enum Command {
     },
     /// Print row counts of a running sink as JSON.
     Counts {
-        #[arg(long, default_value = "http://127.0.0.1:7400")]
-        sink: String,
+        #[command(flatten)]
+        sink: SinkArgs,
     },
+}
+
+/// Which sink to ask, and the certificates an `https://` sink needs.
+#[derive(Args)]
+struct SinkArgs {
+    #[arg(long, default_value = "http://127.0.0.1:7400")]
+    sink: String,
+    /// PEM CA certificate the sink's certificate must chain to (https only).
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// PEM client certificate to present (https only), with --key.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// PEM private key of --cert.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+}
+
+impl SinkArgs {
+    fn client(&self) -> Result<SinkClient, cloud_sink::SinkError> {
+        let mut builder = SinkClient::builder(&self.sink);
+        if let Some(ca) = &self.ca {
+            builder = builder.ca_file(ca);
+        }
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            builder = builder.client_cert_files(cert, key);
+        }
+        builder.build()
+    }
 }
 
 #[tokio::main]
@@ -74,11 +120,24 @@ async fn main() -> anyhow::Result<()> {
             listen,
             database,
             config,
+            tls_cert,
+            tls_key,
+            client_ca,
+            crl_url,
+            crl_refresh_secs,
         } => {
             let config = Config::load(
                 config.as_deref(),
                 |k| std::env::var(k).ok(),
-                Overrides { listen, database },
+                Overrides {
+                    listen,
+                    database,
+                    tls_cert,
+                    tls_key,
+                    client_ca,
+                    crl_url,
+                    crl_refresh_secs,
+                },
             )?;
             serve(config).await
         }
@@ -89,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
             to_ms,
             limit,
         } => {
-            let client = SinkClient::new(&sink)?;
+            let client = sink.client()?;
             let records = client
                 .query(&TelemetryQuery {
                     device,
@@ -104,7 +163,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Counts { sink } => {
-            let counts = SinkClient::new(&sink)?.counts().await?;
+            let counts = sink.client()?.counts().await?;
             println!("{}", serde_json::to_string_pretty(&counts)?);
             Ok(())
         }
@@ -119,9 +178,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .health()
         .await
         .context("first health check of the database")?;
-    let server = Server::bind(config.listen).await?;
+    let server = match &config.tls {
+        Some(tls) => {
+            let tls = SinkTls::start(tls).await?;
+            Server::bind_tls(config.listen, tls).await?
+        }
+        None => Server::bind(config.listen).await?,
+    };
     tracing::info!(
         listen = %server.local_addr(),
+        tls = server.is_tls(),
         database = redact(&config.database),
         backend = store.kind(),
         "cloud sink listening"
