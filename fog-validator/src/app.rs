@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use vpn_centre::WarningClient;
 
+use crate::client_auth::{ClientAuth, ClientAuthError};
 use crate::config::Config;
 use crate::forwarder::{BatchPolicy, Forwarder};
 use crate::metrics::Metrics;
@@ -38,6 +39,8 @@ pub enum StartError {
     TlsMissing,
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    ClientAuth(#[from] ClientAuthError),
     #[error("cannot listen on {addr}: {source}; choose a free address")]
     Bind {
         addr: SocketAddr,
@@ -63,6 +66,8 @@ pub struct RunningValidator {
     /// Address of the plain ops listener, if configured.
     pub ops_addr: Option<SocketAddr>,
     pub validator: Arc<Validator>,
+    /// Gateway certificate checks; `None` when `client_auth = false`.
+    pub client_auth: Option<ClientAuth>,
     trigger: ShutdownTrigger,
     servers: Vec<JoinHandle<()>>,
     workers: Vec<JoinHandle<()>>,
@@ -88,7 +93,20 @@ pub async fn start(
     let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
         return Err(StartError::TlsMissing);
     };
-    let tls = server::load_tls(cert, key)?;
+    // Before anything is opened or spawned: without a first CRL the validator does not start.
+    let (tls, client_auth) = match config.client_auth_settings()? {
+        Some(settings) => {
+            let auth = ClientAuth::start(cert, key, &settings).await?;
+            (auth.acceptor.clone(), Some(auth))
+        }
+        None => {
+            tracing::warn!(
+                "client_auth = false: any TLS client may submit, without a gateway certificate; \
+                 use this only for local experiments"
+            );
+            (server::load_tls(cert, key)?, None)
+        }
+    };
     let sink = SinkClient::new(&config.sink_url)?;
     let vpn = config
         .vpn_url
@@ -152,7 +170,12 @@ pub async fn start(
     let workers = vec![
         tokio::spawn(registry.follow(stop.clone())),
         tokio::spawn(forwarder.run(sink, policy, stop.clone())),
-        tokio::spawn(warnings::run(warning_rx, vpn, metrics, stop.clone())),
+        tokio::spawn(warnings::run(
+            warning_rx,
+            vpn,
+            metrics.clone(),
+            stop.clone(),
+        )),
         tokio::spawn(flush_replay(
             replay,
             Duration::from_millis(config.replay.flush_ms),
@@ -167,6 +190,7 @@ pub async fn start(
         Some(tls),
         server::router(validator.clone(), limits),
         limits,
+        metrics.clone(),
         stop.clone(),
     ))];
     let mut ops_addr = None;
@@ -178,6 +202,7 @@ pub async fn start(
             None,
             server::ops_router(validator.clone(), limits),
             limits,
+            metrics.clone(),
             stop,
         )));
     }
@@ -186,6 +211,7 @@ pub async fn start(
         addr,
         ops_addr,
         validator,
+        client_auth,
         trigger,
         servers,
         workers,
@@ -216,6 +242,9 @@ impl RunningValidator {
     /// persisting sequence numbers and the registry checkpoint. Spooled records stay on disk.
     pub async fn shutdown(self) {
         self.trigger.trigger();
+        if let Some(auth) = self.client_auth {
+            auth.refresher.stop();
+        }
         for server in self.servers {
             let _ = server.await;
         }

@@ -1,11 +1,12 @@
 //! The verification pipeline of one message: size, structure, registry (exists, Gateway, not banned), signature.
 //!
-//! Pure functions over a message and the cached device; the replay check, which needs shared state,
-//! lives in [`crate::replay`] and runs after these.
+//! Pure functions over a message, the sender's certificate identity and the cached device; the replay
+//! check, which needs shared state, lives in [`crate::replay`] and runs after these.
 
 use device_record::NodeType;
 use signed_message::{MessageError, Unverified, decode_unverified};
 
+use crate::peer::PeerIdentity;
 use crate::refusal::{Refusal, code};
 use crate::registry::cache::CachedDevice;
 
@@ -31,6 +32,38 @@ pub fn decode(message: &str, max_len: usize) -> Result<Unverified<'_>, Refusal> 
         refusal.device = device;
         refusal
     })
+}
+
+/// Checks that the sender's client certificate names the device the message claims, so a gateway can
+/// only send for itself. Senders without a certificate (`client_auth = false`) are not checked.
+pub fn match_peer(message: &Unverified<'_>, identity: PeerIdentity) -> Result<(), Refusal> {
+    let claimed = &message.claims().device;
+    let holder = match identity {
+        PeerIdentity::Anonymous => return Ok(()),
+        PeerIdentity::Device(holder) => holder,
+        PeerIdentity::Unnamed => {
+            return Err(Refusal::new(
+                code::CERT_MISMATCH,
+                format!(
+                    "certificate does not match device {claimed}: the client certificate names no \
+                     device UUID; connect with the certificate issued to this device at enrolment"
+                ),
+            )
+            .for_device(claimed));
+        }
+    };
+    // decode_unverified has already checked that the claimed device is a UUID.
+    if message.claims().device_uuid().ok() == Some(holder) {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        code::CERT_MISMATCH,
+        format!(
+            "certificate does not match device: the client certificate is issued to {holder} but \
+             the message claims {claimed}; a gateway may only send its own readings"
+        ),
+    )
+    .for_device(&holder.to_string()))
 }
 
 /// Checks the registry rules and the signature for a decoded message and the device it claims
@@ -167,6 +200,29 @@ mod tests {
         assert_eq!(
             check(&msg, Some(&other_family)).unwrap_err().code,
             code::SIGNATURE_INVALID
+        );
+    }
+
+    #[test]
+    fn the_certificate_must_name_the_claimed_device() {
+        let mut dev = TestDevice::new(Algorithm::EdDSA, NodeType::Gateway);
+        let msg = dev.next_message(NOW);
+        let decoded = decode(&msg, 64 * 1024).unwrap();
+        let own: uuid::Uuid = dev.uuid.parse().unwrap();
+        assert!(match_peer(&decoded, PeerIdentity::Device(own)).is_ok());
+        assert!(match_peer(&decoded, PeerIdentity::Anonymous).is_ok());
+
+        let other = uuid::Uuid::new_v4();
+        let err = match_peer(&decoded, PeerIdentity::Device(other)).unwrap_err();
+        assert_eq!(err.code, code::CERT_MISMATCH);
+        // The warning names the certificate holder, who sent it; the reason names both.
+        assert_eq!(err.device, Some(other.to_string()));
+        assert!(err.reason.contains(&dev.uuid), "{}", err.reason);
+
+        let err = match_peer(&decoded, PeerIdentity::Unnamed).unwrap_err();
+        assert_eq!(
+            (err.code, err.device.as_deref()),
+            (code::CERT_MISMATCH, Some(dev.uuid.as_str()))
         );
     }
 

@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::client_auth::{ClientAuthError, ClientAuthSettings};
 use crate::server::ServerLimits;
 use crate::validator::MessageLimits;
 
-/// Everything a validator needs to run. Every field has a default except the TLS files.
+/// Everything a validator needs to run. Every field has a default except the TLS files and, while
+/// `client_auth` is on, `client_ca` and `crl_url`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -27,6 +29,17 @@ pub struct Config {
     pub vpn_url: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Require gateway client certificates from `client_ca`, checked against the CRL at `crl_url`.
+    /// `false` serves HTTPS to any client, for local experiments only.
+    pub client_auth: bool,
+    /// PEM certificate of the VPN Centre's CA, which issues gateway certificates.
+    pub client_ca: Option<PathBuf>,
+    /// The VPN Centre's CRL URL (plain HTTP is enough: the CRL is signed by the CA).
+    pub crl_url: Option<String>,
+    /// Seconds between CRL refreshes; a revoked gateway is refused new connections within about this long.
+    pub crl_refresh_secs: u64,
+    /// Refuse every gateway once the CRL is past its nextUpdate (fail closed if the centre stays unreachable).
+    pub crl_enforce_expiry: bool,
     /// JSON array of device records served as the registry until the Fabric source is available.
     pub registry_snapshot: Option<PathBuf>,
     pub limits: Limits,
@@ -101,6 +114,11 @@ impl Default for Config {
             vpn_url: None,
             tls_cert: None,
             tls_key: None,
+            client_auth: true,
+            client_ca: None,
+            crl_url: None,
+            crl_refresh_secs: 2,
+            crl_enforce_expiry: true,
             registry_snapshot: None,
             limits: Limits::default(),
             replay: Replay::default(),
@@ -213,7 +231,8 @@ impl Config {
         Ok(config)
     }
 
-    /// Applies `SF2C_VALIDATOR_{ID,LISTEN,OPS_LISTEN,DATA_DIR,SINK_URL,VPN_URL,TLS_CERT,TLS_KEY}`.
+    /// Applies `SF2C_VALIDATOR_{ID,LISTEN,OPS_LISTEN,DATA_DIR,SINK_URL,VPN_URL,TLS_CERT,TLS_KEY}` and
+    /// `SF2C_VALIDATOR_{CLIENT_AUTH,CLIENT_CA,CRL_URL,CRL_REFRESH_SECS}`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let addr = |name: &'static str, value: String| {
             value.parse::<SocketAddr>().map_err(|e| ConfigError::Env {
@@ -246,7 +265,42 @@ impl Config {
         if let Some(v) = var("SF2C_VALIDATOR_TLS_KEY") {
             self.tls_key = Some(v.into());
         }
+        if let Some(v) = var("SF2C_VALIDATOR_CLIENT_AUTH") {
+            self.client_auth = v.parse().map_err(|_| ConfigError::Env {
+                name: "SF2C_VALIDATOR_CLIENT_AUTH",
+                value: v,
+                reason: "expected true or false".into(),
+            })?;
+        }
+        if let Some(v) = var("SF2C_VALIDATOR_CLIENT_CA") {
+            self.client_ca = Some(v.into());
+        }
+        if let Some(v) = var("SF2C_VALIDATOR_CRL_URL") {
+            self.crl_url = Some(v);
+        }
+        if let Some(v) = var("SF2C_VALIDATOR_CRL_REFRESH_SECS") {
+            self.crl_refresh_secs = v.parse().map_err(|e| ConfigError::Env {
+                name: "SF2C_VALIDATOR_CRL_REFRESH_SECS",
+                value: v,
+                reason: format!("{e}; expected whole seconds"),
+            })?;
+        }
         Ok(())
+    }
+
+    /// The listener's client-certificate settings; `Ok(None)` when `client_auth = false`.
+    pub fn client_auth_settings(&self) -> Result<Option<ClientAuthSettings>, ClientAuthError> {
+        if !self.client_auth {
+            return Ok(None);
+        }
+        let missing = |missing| ClientAuthError::Missing { missing };
+        Ok(Some(ClientAuthSettings {
+            client_ca: self.client_ca.clone().ok_or(missing("client_ca"))?,
+            crl_url: self.crl_url.clone().ok_or(missing("crl_url"))?,
+            // Zero would make the refresher spin.
+            refresh_every: Duration::from_secs(self.crl_refresh_secs.max(1)),
+            enforce_crl_expiry: self.crl_enforce_expiry,
+        }))
     }
 
     pub fn server_limits(&self) -> ServerLimits {
@@ -309,5 +363,28 @@ mod tests {
             .apply_env(|name| (name == "SF2C_VALIDATOR_LISTEN").then(|| "nowhere".into()))
             .unwrap_err();
         assert!(err.to_string().contains("SF2C_VALIDATOR_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn client_certificates_are_required_unless_switched_off() {
+        let mut config = Config::default();
+        let err = config.client_auth_settings().unwrap_err();
+        assert!(err.to_string().contains("client_ca"), "{err}");
+        config.client_ca = Some("ca.pem".into());
+        let err = config.client_auth_settings().unwrap_err();
+        assert!(err.to_string().contains("crl_url"), "{err}");
+        config.crl_url = Some("http://127.0.0.1:7300/v1/pki/crl".into());
+        let settings = config.client_auth_settings().unwrap().unwrap();
+        assert_eq!(settings.refresh_every, Duration::from_secs(2));
+
+        config
+            .apply_env(|name| (name == "SF2C_VALIDATOR_CLIENT_AUTH").then(|| "false".into()))
+            .unwrap();
+        assert!(config.client_auth_settings().unwrap().is_none());
+        assert!(
+            Config::default()
+                .apply_env(|name| (name == "SF2C_VALIDATOR_CLIENT_AUTH").then(|| "no".into()))
+                .is_err()
+        );
     }
 }

@@ -63,6 +63,12 @@ struct ServeArgs {
     /// PEM private key of the HTTPS listener.
     #[arg(long)]
     tls_key: Option<PathBuf>,
+    /// PEM certificate of the VPN Centre's CA; gateways must present a certificate it issued.
+    #[arg(long)]
+    client_ca: Option<PathBuf>,
+    /// The VPN Centre's CRL URL, fetched before serving and refreshed every crl_refresh_secs.
+    #[arg(long)]
+    crl_url: Option<String>,
     /// JSON array of device records to serve as the registry (offline mode, no ledger).
     #[arg(long)]
     registry_snapshot: Option<PathBuf>,
@@ -111,6 +117,12 @@ fn configure(args: ServeArgs) -> anyhow::Result<Config> {
     }
     if let Some(v) = args.tls_key {
         config.tls_key = Some(v);
+    }
+    if let Some(v) = args.client_ca {
+        config.client_ca = Some(v);
+    }
+    if let Some(v) = args.crl_url {
+        config.crl_url = Some(v);
     }
     if let Some(v) = args.registry_snapshot {
         config.registry_snapshot = Some(v);

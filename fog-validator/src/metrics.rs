@@ -38,6 +38,7 @@ pub struct Metrics {
     pub registry_events: AtomicU64,
     pub lookups: AtomicU64,
     pub lookups_limited: AtomicU64,
+    pub tls_handshake_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -185,6 +186,12 @@ impl Metrics {
             "fog_validator_registry_lookups_limited_total",
             "Cache misses not asked because of the rate limit.",
             self.lookups_limited.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "fog_validator_tls_handshake_failures_total",
+            "TLS handshakes refused or timed out, including missing, foreign and revoked client certificates.",
+            self.tls_handshake_failures.load(Relaxed),
         );
         gauge(
             &mut out,

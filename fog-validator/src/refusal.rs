@@ -28,6 +28,8 @@ pub mod code {
     pub const OVERSIZED: i32 = 1006;
     /// The message is not a well-formed signed telemetry message.
     pub const MALFORMED: i32 = 1007;
+    /// The message claims a device other than the one named by the sender's TLS client certificate.
+    pub const CERT_MISMATCH: i32 = 1008;
 
     /// Short, fixed title of a code: the JSON-RPC `message` field.
     pub fn title(code: i32) -> &'static str {
@@ -44,6 +46,7 @@ pub mod code {
             REPLAY => "replayed or stale message",
             OVERSIZED => "message too large",
             MALFORMED => "malformed message",
+            CERT_MISMATCH => "certificate does not match device",
             _ => "error",
         }
     }

@@ -1,11 +1,11 @@
 //! JSON-RPC 2.0 over the request body: parses single and batch requests, dispatches `telemetry.submit`
 //! and `telemetry.recent`, and shapes results and errors (`{code, message, data: {reason}}`).
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use crate::peer::Peer;
 use crate::refusal::{Refusal, code};
 use crate::validator::Validator;
 
@@ -35,14 +35,14 @@ enum Call {
 pub async fn handle(
     validator: &Validator,
     body: &[u8],
-    remote: SocketAddr,
+    peer: &Peer,
     started: Instant,
 ) -> Option<Value> {
     let parsed: Value = match serde_json::from_slice(body) {
         Ok(value) => value,
         Err(e) => {
             let refusal = Refusal::new(code::PARSE_ERROR, format!("request body is not JSON: {e}"));
-            validator.refuse(&refusal, remote);
+            validator.refuse(&refusal, peer);
             return Some(error_response(Value::Null, &refusal));
         }
     };
@@ -66,18 +66,18 @@ pub async fn handle(
                 None
             };
             if let Some(refusal) = refusal {
-                validator.refuse(&refusal, remote);
+                validator.refuse(&refusal, peer);
                 return Some(error_response(Value::Null, &refusal));
             }
             let calls = entries.into_iter().map(parse_call).collect();
-            let answers: Vec<Value> = run(validator, calls, remote, started)
+            let answers: Vec<Value> = run(validator, calls, peer, started)
                 .await
                 .into_iter()
                 .flatten()
                 .collect();
             (!answers.is_empty()).then_some(Value::Array(answers))
         }
-        single => run(validator, vec![parse_call(single)], remote, started)
+        single => run(validator, vec![parse_call(single)], peer, started)
             .await
             .into_iter()
             .next()
@@ -89,7 +89,7 @@ pub async fn handle(
 async fn run(
     validator: &Validator,
     calls: Vec<Call>,
-    remote: SocketAddr,
+    peer: &Peer,
     started: Instant,
 ) -> Vec<Option<Value>> {
     let messages: Vec<String> = calls
@@ -99,7 +99,7 @@ async fn run(
             _ => None,
         })
         .collect();
-    let mut outcomes = validator.submit(&messages, remote).await.into_iter();
+    let mut outcomes = validator.submit(&messages, peer).await.into_iter();
     let elapsed = started.elapsed();
     for _ in &messages {
         validator.metrics.observe_latency(elapsed);
@@ -128,7 +128,7 @@ async fn run(
                 ))
             }
             Call::Invalid { id, refusal } => {
-                validator.refuse(&refusal, remote);
+                validator.refuse(&refusal, peer);
                 Some(error_response(id?, &refusal))
             }
         })

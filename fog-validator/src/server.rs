@@ -4,9 +4,9 @@
 //! `/healthz` and `/metrics` are served on the TLS listener and, when configured, also on a plain
 //! HTTP ops listener meant for 127.0.0.1, so a local Prometheus need not trust the validator's certificate.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -26,6 +26,8 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use crate::metrics::Metrics;
+use crate::peer::{Peer, PeerIdentity};
 use crate::refusal::{Refusal, code};
 use crate::rpc;
 use crate::shutdown::Shutdown;
@@ -48,10 +50,6 @@ pub struct ServerLimits {
     pub drain_timeout: Duration,
 }
 
-/// The client's address, attached to every request by [`serve`].
-#[derive(Debug, Clone, Copy)]
-pub struct RemoteAddr(pub SocketAddr);
-
 /// A TLS certificate or key that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -72,7 +70,8 @@ pub enum TlsError {
     },
 }
 
-/// Loads a PEM certificate chain and private key into a TLS acceptor (HTTP/1.1 over TLS 1.2/1.3).
+/// Loads a PEM certificate chain and private key into a TLS acceptor (HTTP/1.1 over TLS 1.2/1.3) that
+/// asks for no client certificate: only for `client_auth = false` (see [`crate::client_auth`]).
 pub fn load_tls(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     let read = |what, path: &Path, reason: String| TlsError::Read {
         what,
@@ -130,7 +129,7 @@ pub fn ops_router(validator: Arc<Validator>, limits: ServerLimits) -> Router {
 
 async fn rpc_handler(
     State(app): State<AppState>,
-    axum::Extension(RemoteAddr(remote)): axum::Extension<RemoteAddr>,
+    axum::Extension(peer): axum::Extension<Peer>,
     body: Body,
 ) -> Response {
     let started = Instant::now();
@@ -141,7 +140,7 @@ async fn rpc_handler(
     )
     .await;
     let refused = |status: StatusCode, refusal: Refusal| {
-        app.validator.refuse(&refusal, remote);
+        app.validator.refuse(&refusal, &peer);
         (
             status,
             json(rpc::error_response(serde_json::Value::Null, &refusal)),
@@ -184,7 +183,7 @@ async fn rpc_handler(
             );
         }
     };
-    match rpc::handle(&app.validator, &bytes, remote, started).await {
+    match rpc::handle(&app.validator, &bytes, &peer, started).await {
         Some(answer) => (StatusCode::OK, json(answer)).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     }
@@ -222,12 +221,14 @@ async fn metrics(State(app): State<AppState>) -> Response {
 }
 
 /// Serves `router` on `listener` (over TLS when `tls` is given) until shutdown, then gives in-flight
-/// connections `drain_timeout` to finish.
+/// connections `drain_timeout` to finish. Every request carries a [`Peer`]: the client's address and
+/// the device its verified client certificate names.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     router: Router,
     limits: ServerLimits,
+    metrics: Arc<Metrics>,
     mut shutdown: Shutdown,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -256,12 +257,19 @@ pub async fn serve(
         let router = router.clone();
         let tls = tls.clone();
         let watcher = graceful.watcher();
+        let metrics = metrics.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                req.extensions_mut().insert(RemoteAddr(remote));
-                router.clone().oneshot(req)
-            });
+            let service = move |identity: PeerIdentity| {
+                let peer = Peer {
+                    addr: remote,
+                    identity,
+                };
+                hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                    req.extensions_mut().insert(peer.clone());
+                    router.clone().oneshot(req)
+                })
+            };
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout);
@@ -273,21 +281,30 @@ pub async fn serve(
                         {
                             Ok(Ok(stream)) => stream,
                             Ok(Err(e)) => {
-                                tracing::debug!(%remote, error = %e, "TLS handshake failed");
+                                // Revoked, foreign or missing client certificates end here.
+                                metrics.tls_handshake_failures.fetch_add(1, Relaxed);
+                                tracing::info!(%remote, error = %e, "TLS handshake refused");
                                 return;
                             }
                             Err(_) => {
+                                metrics.tls_handshake_failures.fetch_add(1, Relaxed);
                                 tracing::debug!(%remote, "TLS handshake timed out");
                                 return;
                             }
                         };
+                    let identity = PeerIdentity::from_chain(stream.get_ref().1.peer_certificates());
                     watcher
-                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                        .watch(http.serve_connection(TokioIo::new(stream), service(identity)))
                         .await
                 }
                 None => {
                     watcher
-                        .watch(http.serve_connection(TokioIo::new(tcp), service))
+                        .watch(
+                            http.serve_connection(
+                                TokioIo::new(tcp),
+                                service(PeerIdentity::Anonymous),
+                            ),
+                        )
                         .await
                 }
             };

@@ -1,7 +1,6 @@
 //! Where a message is decided: runs the checks, the replay guard and the spool for each message, and
 //! turns every refusal into a metric and a warning.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -12,6 +11,7 @@ use vpn_centre::NewWarning;
 use crate::checks;
 use crate::forwarder::Forwarder;
 use crate::metrics::{Gauges, Metrics};
+use crate::peer::{Peer, PeerIdentity};
 use crate::recent::{RecentEntry, RecentStore};
 use crate::refusal::{Refusal, code};
 use crate::registry::Registry;
@@ -67,16 +67,12 @@ struct Pending {
 impl Validator {
     /// Decides every message of one request, in order, and spools the accepted ones in one write
     /// before returning: an `Ok` here means the message will reach the cloud.
-    pub async fn submit(
-        &self,
-        messages: &[String],
-        remote: SocketAddr,
-    ) -> Vec<Result<Accepted, Refusal>> {
+    pub async fn submit(&self, messages: &[String], peer: &Peer) -> Vec<Result<Accepted, Refusal>> {
         let now = now_ms();
         let mut outcomes: Vec<Result<Accepted, Refusal>> = Vec::with_capacity(messages.len());
         let mut pending = Vec::new();
         for (index, message) in messages.iter().enumerate() {
-            match self.decide(message, now).await {
+            match self.decide(message, now, peer.identity).await {
                 Ok((accepted, previous, record)) => {
                     outcomes.push(Ok(accepted.clone()));
                     pending.push(Pending {
@@ -87,7 +83,7 @@ impl Validator {
                     });
                 }
                 Err(refusal) => {
-                    self.refuse(&refusal, remote);
+                    self.refuse(&refusal, peer);
                     outcomes.push(Err(refusal));
                 }
             }
@@ -135,8 +131,10 @@ impl Validator {
         &self,
         message: &str,
         now: u64,
+        identity: PeerIdentity,
     ) -> Result<(Accepted, Option<u64>, TelemetryRecord), Refusal> {
         let unverified = checks::decode(message, self.limits.max_message_bytes)?;
+        checks::match_peer(&unverified, identity)?;
         let device = self.registry.lookup(&unverified.claims().device).await;
         let claims = checks::authorize(&unverified, device.as_deref())?;
         let previous = self
@@ -162,13 +160,18 @@ impl Validator {
         ))
     }
 
-    /// Counts a refusal caused by the client and reports it to the VPN Centre.
-    pub fn refuse(&self, refusal: &Refusal, remote: SocketAddr) {
+    /// Counts a refusal caused by the client and reports it to the VPN Centre. The offender is the
+    /// device the refusal names, else the device of the sender's client certificate.
+    pub fn refuse(&self, refusal: &Refusal, peer: &Peer) {
         self.metrics.refused(refusal.code);
+        let offender = refusal
+            .device
+            .clone()
+            .or_else(|| peer.device().map(|d| d.to_string()));
         self.warnings.report(NewWarning {
             submitter: self.id.clone(),
-            offender_address: remote.to_string(),
-            offender_device: refusal.device.clone(),
+            offender_address: peer.addr.to_string(),
+            offender_device: offender,
             time_ms: now_ms(),
             code: refusal.code,
             reason: truncate(&refusal.reason, vpn_centre::warning::MAX_REASON_LEN),

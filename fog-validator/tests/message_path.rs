@@ -1,5 +1,6 @@
-//! End-to-end checks of the validator over HTTPS with a real cloud sink and a real VPN Centre (both on
-//! SQLite, in-process) and the in-process test double of the registry source.
+//! End-to-end checks of the validator over mutual TLS (gateway certificates from an in-test CA, CRL
+//! served over HTTP) with a real cloud sink and a real VPN Centre (both on SQLite, in-process) and the
+//! in-process test double of the registry source.
 
 mod support;
 
@@ -16,7 +17,9 @@ use fog_validator::testkit::{TestDevice, tamper_payload};
 
 struct World {
     _dir: tempfile::TempDir,
-    tls: Tls,
+    pki: Pki,
+    /// The gateway's own TLS client.
+    client: Client,
     sink: Sink,
     vpn: Vpn,
     source: Arc<StaticRegistrySource>,
@@ -25,14 +28,16 @@ struct World {
 
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let tls = Tls::new(dir.path());
+    let pki = Pki::start(dir.path()).await;
     let sink = Sink::start(&dir.path().join("sink.db"), 0).await;
     let vpn = Vpn::start(&dir.path().join("warnings.db")).await;
     let gateway = TestDevice::new(Algorithm::RS256, NodeType::Gateway);
     let source = Arc::new(StaticRegistrySource::new(vec![gateway.record.clone()]));
+    let client = pki.client(&gateway.uuid);
     World {
         _dir: dir,
-        tls,
+        pki,
+        client,
         sink,
         vpn,
         source,
@@ -45,13 +50,13 @@ async fn a_valid_message_is_accepted_and_stored_exactly_once() {
     let mut w = world().await;
     let data = w._dir.path().join("validator");
     let running = start(
-        &config(&w.tls, &data, w.sink.url(), Some(w.vpn.url())),
+        &config(&w.pki, &data, w.sink.url(), Some(w.vpn.url())),
         w.source.clone(),
     )
     .await;
     let message = w.gateway.next_message(now_ms());
 
-    let answer = submit(&w.tls, running.addr, &message).await;
+    let answer = submit(&w.client, running.addr, &message).await;
     assert_eq!(answer["result"]["accepted"], true, "{answer}");
     assert_eq!(answer["result"]["device"], w.gateway.uuid.as_str());
     assert_eq!(answer["result"]["seq"], 1);
@@ -79,7 +84,7 @@ async fn a_valid_message_is_accepted_and_stored_exactly_once() {
 
     // Recent data is answered from RAM.
     let body = serde_json::json!({"jsonrpc": "2.0", "id": "r", "method": "telemetry.recent", "params": {"device": w.gateway.uuid, "limit": 5}});
-    let (_, body) = post(&w.tls, running.addr, serde_json::to_vec(&body).unwrap()).await;
+    let (_, body) = post(&w.client, running.addr, serde_json::to_vec(&body).unwrap()).await;
     let recent: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(recent["result"]["records"][0]["seq"], 1, "{recent}");
 
@@ -112,7 +117,7 @@ async fn every_attack_is_refused_with_its_code_and_leaves_a_warning() {
     ]));
     let data = w._dir.path().join("validator");
     let running = start(
-        &config(&w.tls, &data, w.sink.url(), Some(w.vpn.url())),
+        &config(&w.pki, &data, w.sink.url(), Some(w.vpn.url())),
         source,
     )
     .await;
@@ -121,7 +126,7 @@ async fn every_attack_is_refused_with_its_code_and_leaves_a_warning() {
 
     let now = now_ms();
     let good = w.gateway.next_message(now);
-    assert!(submit(&w.tls, addr, &good).await["result"]["accepted"] == true);
+    assert!(submit(&w.client, addr, &good).await["result"]["accepted"] == true);
 
     // The impostor claims the gateway's UUID but signs with its own key.
     let forged = {
@@ -129,6 +134,13 @@ async fn every_attack_is_refused_with_its_code_and_leaves_a_warning() {
         claims.device = w.gateway.uuid.clone();
         impostor.key.sign(&claims).unwrap()
     };
+    // Each device connects with its own certificate; requests that name no device are sent by the
+    // gateway, so their warnings name the gateway's certificate.
+    let clients: std::collections::HashMap<String, Client> =
+        [&w.gateway, &banned, &validator_node, &unknown]
+            .into_iter()
+            .map(|d| (d.uuid.clone(), w.pki.client(&d.uuid)))
+            .collect();
     let cases: Vec<(&str, Vec<u8>, i64, Option<String>)> = vec![
         (
             "wrong key",
@@ -167,35 +179,41 @@ async fn every_attack_is_refused_with_its_code_and_leaves_a_warning() {
             1005,
             Some(w.gateway.uuid.clone()),
         ),
-        ("malformed jws", rpc("not.a.jws"), 1007, None),
+        (
+            "malformed jws",
+            rpc("not.a.jws"),
+            1007,
+            Some(w.gateway.uuid.clone()),
+        ),
         (
             "malformed json",
             b"{\"jsonrpc\": \"2.0\", ".to_vec(),
             -32700,
-            None,
+            Some(w.gateway.uuid.clone()),
         ),
         (
             "no such method",
             br#"{"jsonrpc":"2.0","id":1,"method":"telemetry.delete","params":{}}"#.to_vec(),
             -32601,
-            None,
+            Some(w.gateway.uuid.clone()),
         ),
         (
             "bad params",
             br#"{"jsonrpc":"2.0","id":1,"method":"telemetry.submit","params":{"msg":"x"}}"#
                 .to_vec(),
             -32602,
-            None,
+            Some(w.gateway.uuid.clone()),
         ),
         (
             "not json-rpc",
             br#"{"id":1,"method":"telemetry.submit"}"#.to_vec(),
             -32600,
-            None,
+            Some(w.gateway.uuid.clone()),
         ),
     ];
-    for (name, body, expected, _) in &cases {
-        let (status, answer) = post(&w.tls, addr, body.clone()).await;
+    for (name, body, expected, device) in &cases {
+        let client = &clients[device.as_deref().unwrap()];
+        let (status, answer) = post(client, addr, body.clone()).await;
         assert_eq!(status, 200, "{name}");
         let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
         assert_eq!(error_code(&answer), Some(*expected), "{name}: {answer}");
@@ -208,14 +226,14 @@ async fn every_attack_is_refused_with_its_code_and_leaves_a_warning() {
     }
     // Oversized body: refused before parsing, with 413 and the oversized code.
     let huge = rpc(&"A".repeat(300 * 1024));
-    let (status, answer) = post(&w.tls, addr, huge).await;
+    let (status, answer) = post(&w.client, addr, huge).await;
     assert_eq!(status, 413);
     let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
     assert_eq!(error_code(&answer), Some(i64::from(code::OVERSIZED)));
 
     // Still serving honest devices.
     let next = w.gateway.next_message(now_ms());
-    assert_eq!(submit(&w.tls, addr, &next).await["result"]["seq"], 3);
+    assert_eq!(submit(&w.client, addr, &next).await["result"]["seq"], 3);
 
     let expected = cases.len() + 1;
     let warnings = w.vpn.wait_for(expected).await;
@@ -255,11 +273,11 @@ async fn every_attack_is_refused_with_its_code_and_leaves_a_warning() {
 async fn batches_answer_each_entry_and_are_bounded() {
     let mut w = world().await;
     let data = w._dir.path().join("validator");
-    let running = start(&config(&w.tls, &data, w.sink.url(), None), w.source.clone()).await;
+    let running = start(&config(&w.pki, &data, w.sink.url(), None), w.source.clone()).await;
     let now = now_ms();
     let mut messages: Vec<String> = (0..5).map(|_| w.gateway.next_message(now)).collect();
     messages.insert(2, messages[1].clone()); // a replay inside the batch
-    let answers = submit_batch(&w.tls, running.addr, &messages).await;
+    let answers = submit_batch(&w.client, running.addr, &messages).await;
     assert_eq!(answers.len(), 6);
     let codes: Vec<Option<i64>> = answers.iter().map(error_code).collect();
     assert_eq!(codes, vec![None, None, Some(1005), None, None, None]);
@@ -267,16 +285,16 @@ async fn batches_answer_each_entry_and_are_bounded() {
 
     // Over the batch limit (60 in tests): refused whole.
     let many: Vec<String> = (0..61).map(|_| w.gateway.next_message(now)).collect();
-    let (status, body) = post(&w.tls, running.addr, serde_json::to_vec(&many.iter().map(|m| serde_json::json!({"jsonrpc":"2.0","id":1,"method":"telemetry.submit","params":{"message":m}})).collect::<Vec<_>>()).unwrap()).await;
+    let (status, body) = post(&w.client, running.addr, serde_json::to_vec(&many.iter().map(|m| serde_json::json!({"jsonrpc":"2.0","id":1,"method":"telemetry.submit","params":{"message":m}})).collect::<Vec<_>>()).unwrap()).await;
     assert_eq!(status, 200);
     let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(error_code(&answer), Some(-32600), "{answer}");
 
     // A notification is processed but not answered.
     let note = serde_json::json!({"jsonrpc":"2.0","method":"telemetry.submit","params":{"message": w.gateway.message(100, now_ms())}});
-    let (status, body) = post(&w.tls, running.addr, serde_json::to_vec(&note).unwrap()).await;
+    let (status, body) = post(&w.client, running.addr, serde_json::to_vec(&note).unwrap()).await;
     assert_eq!((status, body.len()), (204, 0));
-    let again = submit(&w.tls, running.addr, &w.gateway.message(100, now_ms())).await;
+    let again = submit(&w.client, running.addr, &w.gateway.message(100, now_ms())).await;
     assert_eq!(error_code(&again), Some(1005));
     running.shutdown().await;
 }
@@ -285,11 +303,11 @@ async fn batches_answer_each_entry_and_are_bounded() {
 async fn a_ban_event_refuses_the_next_message_and_survives_restart_without_the_ledger() {
     let mut w = world().await;
     let data = w._dir.path().join("validator");
-    let cfg = config(&w.tls, &data, w.sink.url(), Some(w.vpn.url()));
+    let cfg = config(&w.pki, &data, w.sink.url(), Some(w.vpn.url()));
     let running = start(&cfg, w.source.clone()).await;
     let first = w.gateway.next_message(now_ms());
     assert_eq!(
-        submit(&w.tls, running.addr, &first).await["result"]["accepted"],
+        submit(&w.client, running.addr, &first).await["result"]["accepted"],
         true
     );
 
@@ -311,7 +329,7 @@ async fn a_ban_event_refuses_the_next_message_and_survives_restart_without_the_l
     assert!(took.is_some(), "ban not applied within one second");
 
     let second = w.gateway.next_message(now_ms());
-    let answer = submit(&w.tls, running.addr, &second).await;
+    let answer = submit(&w.client, running.addr, &second).await;
     assert_eq!(error_code(&answer), Some(1003), "{answer}");
     assert!(
         answer["error"]["data"]["reason"]
@@ -327,7 +345,7 @@ async fn a_ban_event_refuses_the_next_message_and_survives_restart_without_the_l
     let restarted = start(&cfg, w.source.clone()).await;
     let third = w.gateway.next_message(now_ms());
     assert_eq!(
-        error_code(&submit(&w.tls, restarted.addr, &third).await),
+        error_code(&submit(&w.client, restarted.addr, &third).await),
         Some(1003)
     );
     assert_eq!(restarted.validator.replay.highest(&w.gateway.uuid), Some(1));
@@ -338,17 +356,17 @@ async fn a_ban_event_refuses_the_next_message_and_survives_restart_without_the_l
 async fn replays_stay_refused_after_restart() {
     let mut w = world().await;
     let data = w._dir.path().join("validator");
-    let cfg = config(&w.tls, &data, w.sink.url(), None);
+    let cfg = config(&w.pki, &data, w.sink.url(), None);
     let running = start(&cfg, w.source.clone()).await;
     let message = w.gateway.next_message(now_ms());
     assert_eq!(
-        submit(&w.tls, running.addr, &message).await["result"]["accepted"],
+        submit(&w.client, running.addr, &message).await["result"]["accepted"],
         true
     );
     running.shutdown().await;
     let restarted = start(&cfg, w.source.clone()).await;
     assert_eq!(
-        error_code(&submit(&w.tls, restarted.addr, &message).await),
+        error_code(&submit(&w.client, restarted.addr, &message).await),
         Some(1005)
     );
     restarted.shutdown().await;
@@ -360,11 +378,11 @@ async fn sink_down_then_up_stores_every_accepted_message_once() {
     let port = free_port();
     let sink_url = format!("http://127.0.0.1:{port}");
     let data = w._dir.path().join("validator");
-    let running = start(&config(&w.tls, &data, sink_url, None), w.source.clone()).await;
+    let running = start(&config(&w.pki, &data, sink_url, None), w.source.clone()).await;
     let now = now_ms();
     for _ in 0..3 {
         let batch: Vec<String> = (0..10).map(|_| w.gateway.next_message(now)).collect();
-        let answers = submit_batch(&w.tls, running.addr, &batch).await;
+        let answers = submit_batch(&w.client, running.addr, &batch).await;
         assert!(
             answers.iter().all(|a| a["result"]["accepted"] == true),
             "{answers:?}"
@@ -405,11 +423,11 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let w = world().await;
     let data = w._dir.path().join("validator");
-    let mut cfg = config(&w.tls, &data, w.sink.url(), None);
+    let mut cfg = config(&w.pki, &data, w.sink.url(), None);
     cfg.limits.header_read_timeout_ms = 300;
     let running = start(&cfg, w.source.clone()).await;
     let tcp = tokio::net::TcpStream::connect(running.addr).await.unwrap();
-    let connector = tokio_rustls::TlsConnector::from(w.tls.client.clone());
+    let connector = tokio_rustls::TlsConnector::from(w.client.config.clone());
     let mut stream = connector
         .connect(
             rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap(),

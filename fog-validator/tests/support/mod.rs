@@ -1,98 +1,260 @@
-//! Test harness: self-signed TLS, an HTTPS JSON-RPC client, and in-process real cloud-sink (SQLite) and
-//! VPN Centre (SQLite) servers on 127.0.0.1, each stopped when its guard drops.
+//! Test harness: the VPN Centre's PKI (CA, revocation register on SQLite, CRL served over HTTP), HTTPS
+//! JSON-RPC clients with gateway certificates, and in-process real cloud-sink (SQLite) and VPN Centre
+//! (SQLite) servers on 127.0.0.1, each stopped when its guard drops.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use cloud_sink::http::{App, Limits};
 use cloud_sink::sqlite::SqliteStore;
 use fog_validator::{Config, RegistrySource, RunningValidator};
 use http_body_util::{BodyExt, Full};
-use rustls::pki_types::{CertificateDer, ServerName};
+use rcgen::RevocationReason;
+use rustls::pki_types::ServerName;
+use rustls::pki_types::pem::PemObject;
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use vpn_centre::warnings_store::WarningsStore;
 use vpn_centre::{Warning, WarningFilter};
+use vpn_pki::{CertRole, CertificateAuthority, LeafKey, LeafRequest, Revocations};
 
-/// A self-signed certificate for 127.0.0.1, its files, and a client config trusting it.
-pub struct Tls {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-    pub client: Arc<rustls::ClientConfig>,
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
-impl Tls {
-    pub fn new(dir: &Path) -> Tls {
-        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+/// A certificate and key issued by a CA, as PEM, plus its serial.
+pub struct Issued {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub serial_hex: String,
+}
+
+/// Issues a leaf for `uuid` with a fresh P-256 key.
+pub fn issue(ca: &CertificateAuthority, uuid: &str, role: CertRole) -> Issued {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = ca
+        .issue(&LeafRequest {
+            uuid: uuid.into(),
+            role,
+            virtual_ips: vec![],
+            server_names: vec!["127.0.0.1".into(), "localhost".into()],
+            key: LeafKey::PublicKey(key.public_key_pem()),
+            validity: Duration::from_secs(86400),
+            now: unix_now(),
+        })
+        .unwrap();
+    Issued {
+        cert_pem: cert.pem,
+        key_pem: key.serialize_pem(),
+        serial_hex: cert.serial_hex,
+    }
+}
+
+/// The VPN Centre's PKI as a validator meets it: a CA, the revocation register on a real SQLite
+/// file, and the signed CRL served by a small in-test axum server (aborted on drop). Also holds the
+/// validator's own certificate, issued by the same CA.
+pub struct Pki {
+    pub ca: Arc<CertificateAuthority>,
+    db: Arc<Mutex<rusqlite::Connection>>,
+    pub ca_file: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub crl_url: String,
+    crl_task: tokio::task::JoinHandle<()>,
+}
+
+/// A TLS client configuration: trusts the CA and presents a client certificate, if any.
+#[derive(Clone)]
+pub struct Client {
+    pub config: Arc<rustls::ClientConfig>,
+}
+
+impl Pki {
+    pub async fn start(dir: &Path) -> Pki {
+        let ca = Arc::new(
+            CertificateAuthority::generate(
+                "SF2C-BC Test VPN CA",
+                Duration::from_secs(3650 * 86400),
+                unix_now(),
+            )
+            .unwrap(),
+        );
+        let db = Arc::new(Mutex::new(
+            vpn_pki::open_database(&dir.join("pki.db")).unwrap(),
+        ));
+        let ca_file = dir.join("vpn-ca.pem");
+        std::fs::write(&ca_file, ca.cert_pem()).unwrap();
+        let server = issue(
+            &ca,
+            &uuid::Uuid::new_v4().to_string(),
+            CertRole::ClientAndServer,
+        );
+        let (cert, key) = (dir.join("validator.pem"), dir.join("validator-key.pem"));
+        std::fs::write(&cert, &server.cert_pem).unwrap();
+        std::fs::write(&key, &server.key_pem).unwrap();
+
+        let state = (ca.clone(), db.clone());
+        let app = axum::Router::new()
+            .route(
+                "/v1/pki/crl",
+                axum::routing::get(
+                    |axum::extract::State((ca, db)): axum::extract::State<(
+                        Arc<CertificateAuthority>,
+                        Arc<Mutex<rusqlite::Connection>>,
+                    )>| async move {
+                        let db = db.lock().unwrap();
+                        Revocations::new(&db)
+                            .crl_der(&ca, unix_now(), Duration::from_secs(600))
+                            .unwrap()
+                    },
+                ),
+            )
+            .with_state(state);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let crl_url = format!("http://{}/v1/pki/crl", listener.local_addr().unwrap());
+        let crl_task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Pki {
+            ca,
+            db,
+            ca_file,
+            cert,
+            key,
+            crl_url,
+            crl_task,
+        }
+    }
+
+    /// Issues and records a gateway client certificate for `uuid`; returns a client presenting it.
+    pub fn client(&self, uuid: &str) -> Client {
+        let issued = issue(&self.ca, uuid, CertRole::Client);
+        let record = vpn_pki::IssuedCert {
+            pem: issued.cert_pem.clone(),
+            der: rustls::pki_types::CertificateDer::from_pem_slice(issued.cert_pem.as_bytes())
+                .unwrap(),
+            serial_hex: issued.serial_hex.clone(),
+            not_after: unix_now() + 86400,
+        };
+        Revocations::new(&self.db.lock().unwrap())
+            .record_issued(uuid, &record, unix_now())
             .unwrap();
-        let cert_path = dir.join("cert.pem");
-        let key_path = dir.join("key.pem");
-        std::fs::write(&cert_path, cert.cert.pem()).unwrap();
-        std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+        self.client_with(&issued)
+    }
+
+    /// A client presenting `issued` (from any CA) and trusting this PKI's CA.
+    pub fn client_with(&self, issued: &Issued) -> Client {
+        Client {
+            config: Arc::new(
+                vpn_pki::client_config(self.ca.cert_pem(), &issued.cert_pem, &issued.key_pem)
+                    .unwrap(),
+            ),
+        }
+    }
+
+    /// A client that trusts this CA but has no certificate of its own.
+    pub fn anonymous_client(&self) -> Client {
         let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(CertificateDer::from(cert.cert.der().to_vec()))
-            .unwrap();
-        let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+        roots.add(self.ca.cert_der().clone()).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::aws_lc_rs::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-        Tls {
-            cert: cert_path,
-            key: key_path,
-            client: Arc::new(client),
+        Client {
+            config: Arc::new(config),
         }
+    }
+
+    /// Revokes every certificate of `uuid`; the next CRL served lists them.
+    pub fn revoke(&self, uuid: &str) {
+        let revoked = Revocations::new(&self.db.lock().unwrap())
+            .revoke_device(uuid, RevocationReason::KeyCompromise, unix_now())
+            .unwrap();
+        assert!(!revoked.is_empty(), "no certificate of {uuid} was recorded");
     }
 }
 
-/// Sends `body` as `POST /` over a new TLS connection; returns the status and the body.
-pub async fn post(tls: &Tls, addr: SocketAddr, body: Vec<u8>) -> (u16, Bytes) {
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
+impl Drop for Pki {
+    fn drop(&mut self) {
+        self.crl_task.abort();
+    }
+}
+
+/// Opens a TLS connection and sends `body` as `POST /`; the error says where it failed (a refused
+/// client certificate shows up as the server's alert, at the handshake or the first read).
+pub async fn try_post(
+    client: &Client,
+    addr: SocketAddr,
+    body: Vec<u8>,
+) -> Result<(u16, Bytes), String> {
+    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let connector = tokio_rustls::TlsConnector::from(client.config.clone());
     let stream = connector
         .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
         .await
-        .unwrap();
+        .map_err(|e| format!("handshake: {e}"))?;
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await
-            .unwrap();
-    tokio::spawn(conn);
+            .map_err(|e| format!("http: {e}"))?;
+    let conn = tokio::spawn(conn);
     let req = hyper::Request::post("/")
         .header("host", "127.0.0.1")
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body)))
         .unwrap();
-    let resp = sender.send_request(req).await.unwrap();
+    let resp = match sender.send_request(req).await {
+        Ok(resp) => resp,
+        // The connection task holds the cause (e.g. the server's TLS alert).
+        Err(e) => {
+            return Err(match conn.await {
+                Ok(Err(cause)) => format!("request: {e}; connection: {cause:?}"),
+                _ => format!("request: {e:?}"),
+            });
+        }
+    };
     let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, body)
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("body: {e}"))?
+        .to_bytes();
+    Ok((status, body))
+}
+
+/// Sends `body` as `POST /` over a new TLS connection; returns the status and the body.
+pub async fn post(client: &Client, addr: SocketAddr, body: Vec<u8>) -> (u16, Bytes) {
+    try_post(client, addr, body).await.unwrap()
 }
 
 /// `telemetry.submit` of one message; returns the JSON-RPC response.
-pub async fn submit(tls: &Tls, addr: SocketAddr, message: &str) -> Value {
+pub async fn submit(client: &Client, addr: SocketAddr, message: &str) -> Value {
     let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "telemetry.submit", "params": {"message": message}});
-    let (status, body) = post(tls, addr, serde_json::to_vec(&body).unwrap()).await;
+    let (status, body) = post(client, addr, serde_json::to_vec(&body).unwrap()).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     serde_json::from_slice(&body).unwrap()
 }
 
 /// A batch of `telemetry.submit`, ids 0..n; returns the response array.
-pub async fn submit_batch(tls: &Tls, addr: SocketAddr, messages: &[String]) -> Vec<Value> {
+pub async fn submit_batch(client: &Client, addr: SocketAddr, messages: &[String]) -> Vec<Value> {
     let body: Vec<Value> = messages
         .iter()
         .enumerate()
         .map(|(i, m)| serde_json::json!({"jsonrpc": "2.0", "id": i, "method": "telemetry.submit", "params": {"message": m}}))
         .collect();
-    let (status, body) = post(tls, addr, serde_json::to_vec(&body).unwrap()).await;
+    let (status, body) = post(client, addr, serde_json::to_vec(&body).unwrap()).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     serde_json::from_slice(&body).unwrap()
 }
@@ -209,8 +371,9 @@ impl Drop for Vpn {
     }
 }
 
-/// A validator config for tests: 127.0.0.1:0, the given data dir, TLS files and peers.
-pub fn config(tls: &Tls, data_dir: &Path, sink_url: String, vpn_url: Option<String>) -> Config {
+/// A validator config for tests: 127.0.0.1:0, the given data dir, the PKI's certificate, CA and CRL
+/// (refreshed every second), and peers.
+pub fn config(pki: &Pki, data_dir: &Path, sink_url: String, vpn_url: Option<String>) -> Config {
     let mut config = Config {
         id: "fog-test-1".into(),
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -218,8 +381,11 @@ pub fn config(tls: &Tls, data_dir: &Path, sink_url: String, vpn_url: Option<Stri
         data_dir: data_dir.to_path_buf(),
         sink_url,
         vpn_url,
-        tls_cert: Some(tls.cert.clone()),
-        tls_key: Some(tls.key.clone()),
+        tls_cert: Some(pki.cert.clone()),
+        tls_key: Some(pki.key.clone()),
+        client_ca: Some(pki.ca_file.clone()),
+        crl_url: Some(pki.crl_url.clone()),
+        crl_refresh_secs: 1,
         ..Config::default()
     };
     config.limits.max_body_bytes = 256 * 1024;
