@@ -183,3 +183,61 @@ fn operator_add_reads_the_password_from_stdin_and_stores_only_a_hash() {
     assert!(!short.status.success(), "an empty password must be refused");
     assert!(String::from_utf8_lossy(&short.stderr).contains("too short"));
 }
+
+#[tokio::test]
+async fn cli_revocation_reaches_a_running_centre_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let server = BinaryServer::start(&["--data-dir", data], &[]);
+    let (uuid, identity) = issue_identity(dir.path(), "validator-test");
+    let client = WarningClient::with_mtls(&server.mtls_url, &identity).unwrap();
+    assert_eq!(client.count(&WarningFilter::default()).await.unwrap(), 0);
+
+    let cli = |args: &[&str]| {
+        Command::new(binary())
+            .args(args)
+            .args(["--data-dir", data])
+            .env_remove("SF2C_VPN_DATA_DIR")
+            .output()
+            .unwrap()
+    };
+    let token = cli(&["token", "issue", DEVICE_A, "--ttl", "10m"]);
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    assert!(String::from_utf8_lossy(&token.stdout).trim().len() >= 32);
+    // Not enrolled yet (no ledger is connected to this binary), so there is no tunnel to describe.
+    let hub_key = format!("{}=", "A".repeat(43));
+    let wg = cli(&[
+        "wireguard",
+        DEVICE_A,
+        "--hub-public-key",
+        &hub_key,
+        "--hub-endpoint",
+        "hub:51820",
+    ]);
+    assert!(!wg.status.success());
+    let err = String::from_utf8_lossy(&wg.stderr);
+    assert!(err.contains("enrol it first"), "{err}");
+
+    let revoke = cli(&["revoke", &uuid]);
+    assert!(
+        revoke.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&revoke.stdout).lines().count(), 1);
+    // The centre picks the revocation up from the shared database (every 2 s by default).
+    let start = std::time::Instant::now();
+    loop {
+        match client.count(&WarningFilter::default()).await {
+            Err(vpn_centre::ClientError::Unreachable { .. }) => break,
+            _ if start.elapsed() < std::time::Duration::from_secs(10) => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await
+            }
+            other => panic!("still accepted 10 s after revocation: {other:?}"),
+        }
+    }
+}

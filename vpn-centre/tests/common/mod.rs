@@ -2,6 +2,7 @@
 //! and a raw HTTP/1.1 sender for bodies no well-behaved client would send.
 #![allow(dead_code)]
 
+pub mod centre;
 pub mod dashboard_server;
 pub mod memory_registry;
 

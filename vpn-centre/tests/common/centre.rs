@@ -1,0 +1,143 @@
+//! The whole centre in-process: operators' listener on plain HTTP (the loopback development
+//! mode), validators' listener on mutual TLS, over real SQLite files and a real CA, with the
+//! `MemoryRegistry` test double standing in for the ledger. Tasks are aborted on drop.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use device_record::{DeviceRecord, NodeType};
+use vpn_centre::autoban::AutoBanPolicy;
+use vpn_centre::enforcement::Enforcement;
+use vpn_centre::enrol_api::EnrolBody;
+use vpn_centre::http::{AppState, DEFAULT_BODY_LIMIT};
+use vpn_centre::metrics::Metrics;
+use vpn_centre::pki::{CentrePki, PkiSettings};
+use vpn_centre::tls_listener::serve_tls;
+use vpn_centre::{TlsIdentity, WarningClient};
+
+use super::dashboard_server::state;
+use super::memory_registry::{MemoryRegistry, gateway};
+
+pub struct Centre {
+    pub registry: Arc<MemoryRegistry>,
+    pub pki: Arc<CentrePki>,
+    pub url: String,
+    pub addr: SocketAddr,
+    pub mtls_url: String,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Centre {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// A registry record of `node_type` that has not enrolled yet (no virtual IP).
+pub fn unenrolled(uuid: &str, node_type: NodeType) -> DeviceRecord {
+    DeviceRecord {
+        node_type,
+        virtual_ip: String::new(),
+        ..gateway(uuid, 1)
+    }
+}
+
+pub async fn pki_in(dir: &Path, registry: Option<Arc<MemoryRegistry>>) -> CentrePki {
+    let settings = PkiSettings {
+        dir: dir.join("pki"),
+        networks: vec![
+            "10.8.0.0/24".parse().unwrap(),
+            "fd00:8::/64".parse().unwrap(),
+        ],
+        enrolment: vpn_pki::EnrolmentConfig::default(),
+    };
+    let registry = registry.map(|r| r as Arc<dyn vpn_centre::registry::RegistryView>);
+    CentrePki::open(&settings, registry).await.unwrap()
+}
+
+impl Centre {
+    pub async fn start(dir: &Path, policy: AutoBanPolicy) -> Self {
+        let registry = Arc::new(MemoryRegistry::default());
+        let pki = Arc::new(pki_in(dir, Some(registry.clone())).await);
+        let dashboard = state(dir, false)
+            .with_registry(registry.clone())
+            .with_pki(pki.clone());
+        let enforcement = Arc::new(Enforcement::new(
+            Some(registry.clone()),
+            Some(pki.clone()),
+            policy,
+        ));
+        let warnings = AppState::authenticated(
+            dashboard.store.clone(),
+            Arc::new(Metrics::default()),
+            enforcement,
+        );
+        let operator = vpn_centre::app::operator_router(dashboard, warnings.clone())
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let validators = vpn_centre::app::validator_router(warnings, DEFAULT_BODY_LIMIT);
+        let own = pki.issue_service("vpn-centre").await.unwrap();
+        let tls = vpn_pki::server_config(&own.cert_pem, &own.key_pem, pki.verifier()).unwrap();
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mtls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mtls_addr = mtls_listener.local_addr().unwrap();
+        let tasks = vec![
+            tokio::spawn(async move {
+                axum::serve(listener, operator).await.unwrap();
+            }),
+            tokio::spawn(serve_tls(
+                mtls_listener,
+                Arc::new(tls),
+                validators,
+                std::future::pending(),
+            )),
+        ];
+        Self {
+            registry,
+            pki,
+            url: format!("http://{addr}"),
+            addr,
+            mtls_url: format!("https://{mtls_addr}"),
+            tasks,
+        }
+    }
+
+    /// Registers `uuid` as `node_type`, issues a token and enrols over HTTP with a fresh key.
+    pub async fn enrol(&self, uuid: &str, node_type: NodeType) -> TlsIdentity {
+        self.registry.register(unenrolled(uuid, node_type));
+        self.enrol_registered(uuid).await
+    }
+
+    pub async fn enrol_registered(&self, uuid: &str) -> TlsIdentity {
+        let token = self
+            .pki
+            .issue_token(uuid, std::time::Duration::from_secs(600))
+            .await
+            .unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let answer = WarningClient::new(&self.url)
+            .unwrap()
+            .enrol(&EnrolBody {
+                token: token.secret,
+                uuid: uuid.to_string(),
+                public_key: Some(key.public_key_pem()),
+                csr: None,
+            })
+            .await
+            .unwrap();
+        TlsIdentity {
+            ca_pem: answer.ca,
+            cert_pem: answer.certificate,
+            key_pem: key.serialize_pem(),
+        }
+    }
+
+    /// A client of the validators' listener presenting `identity`.
+    pub fn client(&self, identity: &TlsIdentity) -> WarningClient {
+        WarningClient::with_mtls(&self.mtls_url, identity).unwrap()
+    }
+}
