@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sf2c_protos::protos::ChaincodeMessage;
 use sf2c_protos::protos::chaincode_server::{Chaincode, ChaincodeServer};
@@ -20,6 +21,9 @@ use crate::tls::TlsFiles;
 
 /// Messages queued towards the peer before senders wait; bounds memory per stream.
 const OUTBOUND_QUEUE: usize = 256;
+
+/// Time allowed after the shutdown grace for peers to close their streams.
+const CLOSE_MARGIN: Duration = Duration::from_secs(2);
 
 /// The `protos.Chaincode` service: every Connect call is one peer stream.
 pub struct ChaincodeService {
@@ -78,19 +82,36 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_rx_for_deadline = stop_rx.clone();
+    let config_grace = config.shutdown_grace;
     let service = ChaincodeService::new(config, contract, stop_rx).into_server();
     let mut builder = Server::builder();
     if let Some(files) = tls {
         builder = builder.tls_config(files.server_config()?)?;
     }
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    builder
+    let grace = config_grace;
+    let mut stopped = stop_rx_for_deadline;
+    let server = builder
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
             tracing::info!("shutting down: draining peer streams");
             let _ = stop_tx.send(true);
-        })
-        .await?;
+        });
+    // A peer that keeps its side of a stream open would hold graceful shutdown forever; after
+    // the grace period (plus a margin for the close handshake) the server stops regardless.
+    let deadline = async move {
+        while !*stopped.borrow() {
+            if stopped.changed().await.is_err() {
+                break;
+            }
+        }
+        tokio::time::sleep(grace + CLOSE_MARGIN).await;
+    };
+    tokio::select! {
+        result = server => result?,
+        () = deadline => tracing::warn!("peer streams did not close in time; stopping anyway"),
+    }
     Ok(())
 }

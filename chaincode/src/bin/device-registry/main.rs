@@ -1,0 +1,183 @@
+//! `device-registry serve`: runs the device registry contract as a chaincode server that Fabric
+//! peers dial (chaincode-as-a-service).
+
+mod peer_ledger;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chaincode_shim::{Contract, Response, ShimConfig, Stub, TlsFiles, failure, success};
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use peer_ledger::PeerLedger;
+
+#[derive(Parser)]
+#[command(
+    name = "device-registry",
+    version,
+    about = "The SF2C-BC device registry chaincode"
+)]
+struct Cli {
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true, env = "LOG_JSON")]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the contract to peers (the peer connects using its connection.json).
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "CHAINCODE_SERVER_ADDRESS",
+        default_value = "127.0.0.1:9999"
+    )]
+    address: String,
+    /// Package ID reported by `peer lifecycle chaincode install` (label:hash).
+    #[arg(long, env = "CHAINCODE_ID")]
+    package_id: String,
+    /// PEM certificate of this server; enables TLS.
+    #[arg(long, env = "CHAINCODE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of this server.
+    #[arg(long, env = "CHAINCODE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// PEM CA that peers' client certificates must chain to; makes client certificates required.
+    #[arg(long, env = "CHAINCODE_CLIENT_CA", requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
+    /// Seconds a transaction waits for the peer to answer one ledger request.
+    #[arg(long, default_value_t = 30)]
+    response_timeout_secs: u64,
+}
+
+/// The registry contract behind the shim.
+struct RegistryContract;
+
+impl Contract for RegistryContract {
+    fn invoke(&self, stub: &mut Stub) -> Response {
+        let Some((function, args)) = stub.args().split_first() else {
+            return failure("no function name given; pass the function as the first argument");
+        };
+        let Ok(function) = String::from_utf8(function.clone()) else {
+            return failure("function name is not UTF-8 text");
+        };
+        let args = args.to_vec();
+        let tx_id = stub.tx_id().to_string();
+        let mut ledger = PeerLedger::new(stub);
+        match device_registry::invoke(&mut ledger, &function, &args) {
+            Ok(payload) => {
+                tracing::info!(%tx_id, %function, "transaction succeeded");
+                success(payload)
+            }
+            Err(e) => {
+                tracing::info!(%tx_id, %function, error = %e, "transaction refused");
+                failure(e.to_string())
+            }
+        }
+    }
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if args.package_id.trim().is_empty() {
+        anyhow::bail!(
+            "--package-id (CHAINCODE_ID) is empty; give the ID `peer lifecycle chaincode install` printed"
+        );
+    }
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert,
+            key,
+            client_ca: args.client_ca,
+        }),
+        _ => None,
+    };
+    let listener = TcpListener::bind(&args.address).await.with_context(|| {
+        format!(
+            "cannot listen on {}; is the address free and local?",
+            args.address
+        )
+    })?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let mut config = ShimConfig::new(args.package_id.clone());
+    config.response_timeout = Duration::from_secs(args.response_timeout_secs.max(1));
+    tracing::info!(
+        address = %local,
+        package_id = %args.package_id,
+        tls = tls.is_some(),
+        client_auth = tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
+        "chaincode server listening"
+    );
+    chaincode_shim::serve(
+        config,
+        Arc::new(RegistryContract),
+        listener,
+        tls.as_ref(),
+        shutdown_signal(),
+    )
+    .await
+    .context("chaincode server failed")?;
+    tracing::info!("chaincode server stopped");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logs(cli.log_json);
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
