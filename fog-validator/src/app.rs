@@ -5,15 +5,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloud_sink::SinkClient;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use vpn_centre::WarningClient;
 
 use crate::client_auth::{ClientAuth, ClientAuthError};
 use crate::config::Config;
 use crate::forwarder::{BatchPolicy, Forwarder};
 use crate::metrics::Metrics;
+use crate::outbound::{self, OutboundError};
 use crate::recent::RecentStore;
 use crate::registry::Registry;
 use crate::registry::rate_limit::TokenBucket;
@@ -53,10 +52,8 @@ pub enum StartError {
     Spool(#[from] disk_queue::QueueError),
     #[error(transparent)]
     Checkpoint(#[from] crate::registry::checkpoint::CheckpointError),
-    #[error("cloud sink URL: {0}")]
-    Sink(#[from] cloud_sink::SinkError),
-    #[error("VPN Centre URL: {0}")]
-    Vpn(#[from] vpn_centre::ClientError),
+    #[error(transparent)]
+    Outbound(#[from] OutboundError),
 }
 
 /// A started validator; call [`RunningValidator::shutdown`] to stop it cleanly.
@@ -107,12 +104,8 @@ pub async fn start(
             (server::load_tls(cert, key)?, None)
         }
     };
-    let sink = SinkClient::new(&config.sink_url)?;
-    let vpn = config
-        .vpn_url
-        .as_deref()
-        .map(WarningClient::new)
-        .transpose()?;
+    let sink = outbound::sink_client(config)?;
+    let vpn = outbound::warning_client(config)?;
 
     let metrics = Arc::new(Metrics::default());
     let registry = Arc::new(Registry::open(

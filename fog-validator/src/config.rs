@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::client_auth::{ClientAuthError, ClientAuthSettings};
+use crate::outbound::ClientTls;
 use crate::server::ServerLimits;
 use crate::validator::MessageLimits;
 
@@ -40,6 +41,13 @@ pub struct Config {
     pub crl_refresh_secs: u64,
     /// Refuse every gateway once the CRL is past its nextUpdate (fail closed if the centre stays unreachable).
     pub crl_enforce_expiry: bool,
+    /// CA that `https://` sink and VPN Centre certificates must chain to; defaults to `client_ca`.
+    pub ca: Option<PathBuf>,
+    /// Certificate the validator presents to the sink and the centre; defaults to `tls_cert`
+    /// (the centre issues validators one certificate for both directions).
+    pub client_cert: Option<PathBuf>,
+    /// Key of `client_cert`; defaults to `tls_key`.
+    pub client_key: Option<PathBuf>,
     /// JSON array of device records served as the registry until the Fabric source is available.
     pub registry_snapshot: Option<PathBuf>,
     pub limits: Limits,
@@ -119,6 +127,9 @@ impl Default for Config {
             crl_url: None,
             crl_refresh_secs: 2,
             crl_enforce_expiry: true,
+            ca: None,
+            client_cert: None,
+            client_key: None,
             registry_snapshot: None,
             limits: Limits::default(),
             replay: Replay::default(),
@@ -232,7 +243,7 @@ impl Config {
     }
 
     /// Applies `SF2C_VALIDATOR_{ID,LISTEN,OPS_LISTEN,DATA_DIR,SINK_URL,VPN_URL,TLS_CERT,TLS_KEY}` and
-    /// `SF2C_VALIDATOR_{CLIENT_AUTH,CLIENT_CA,CRL_URL,CRL_REFRESH_SECS}`.
+    /// `SF2C_VALIDATOR_{CLIENT_AUTH,CLIENT_CA,CRL_URL,CRL_REFRESH_SECS,CA,CLIENT_CERT,CLIENT_KEY}`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let addr = |name: &'static str, value: String| {
             value.parse::<SocketAddr>().map_err(|e| ConfigError::Env {
@@ -278,6 +289,15 @@ impl Config {
         if let Some(v) = var("SF2C_VALIDATOR_CRL_URL") {
             self.crl_url = Some(v);
         }
+        if let Some(v) = var("SF2C_VALIDATOR_CA") {
+            self.ca = Some(v.into());
+        }
+        if let Some(v) = var("SF2C_VALIDATOR_CLIENT_CERT") {
+            self.client_cert = Some(v.into());
+        }
+        if let Some(v) = var("SF2C_VALIDATOR_CLIENT_KEY") {
+            self.client_key = Some(v.into());
+        }
         if let Some(v) = var("SF2C_VALIDATOR_CRL_REFRESH_SECS") {
             self.crl_refresh_secs = v.parse().map_err(|e| ConfigError::Env {
                 name: "SF2C_VALIDATOR_CRL_REFRESH_SECS",
@@ -286,6 +306,16 @@ impl Config {
             })?;
         }
         Ok(())
+    }
+
+    /// The identity the validator shows the sink and the centre over `https://`, with the defaults
+    /// filled in; `None` when a CA, certificate or key is still missing.
+    pub fn client_tls(&self) -> Option<ClientTls> {
+        Some(ClientTls {
+            ca: self.ca.clone().or_else(|| self.client_ca.clone())?,
+            cert: self.client_cert.clone().or_else(|| self.tls_cert.clone())?,
+            key: self.client_key.clone().or_else(|| self.tls_key.clone())?,
+        })
     }
 
     /// The listener's client-certificate settings; `Ok(None)` when `client_auth = false`.
@@ -363,6 +393,36 @@ mod tests {
             .apply_env(|name| (name == "SF2C_VALIDATOR_LISTEN").then(|| "nowhere".into()))
             .unwrap_err();
         assert!(err.to_string().contains("SF2C_VALIDATOR_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn the_outbound_identity_falls_back_to_the_listener_files() {
+        let mut config = Config::default();
+        assert_eq!(config.client_tls(), None);
+        config.tls_cert = Some("server.pem".into());
+        config.tls_key = Some("server-key.pem".into());
+        config.client_ca = Some("vpn-ca.pem".into());
+        let tls = config.client_tls().unwrap();
+        assert_eq!(
+            (tls.ca, tls.cert, tls.key),
+            (
+                "vpn-ca.pem".into(),
+                "server.pem".into(),
+                "server-key.pem".into()
+            )
+        );
+        config.ca = Some("other-ca.pem".into());
+        config.client_cert = Some("client.pem".into());
+        config.client_key = Some("client-key.pem".into());
+        let tls = config.client_tls().unwrap();
+        assert_eq!(
+            (tls.ca, tls.cert, tls.key),
+            (
+                "other-ca.pem".into(),
+                "client.pem".into(),
+                "client-key.pem".into()
+            )
+        );
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Fog validator: verifies every signed telemetry message against the device registry, keeps recent
 //! data in RAM, forwards accepted data to the cloud sink and reports refusals to the VPN Centre.
 //!
-//! Data path: [`server`] (TLS, limits; [`client_auth`] admits gateways, [`peer`] names them) → [`rpc`] (JSON-RPC) → [`validator`] (decides: [`checks`],
-//! [`replay`]) → [`forwarder`] (disk spool → cloud sink). Registry state lives in [`registry`];
-//! refusals leave through [`warnings`]. [`app::start`] wires it all from a [`config::Config`].
+//! Data path: [`server`] (TLS, limits; [`client_auth`] admits gateways, [`peer`] names them) → [`rpc`]
+//! (JSON-RPC) → [`validator`] (decides: [`checks`], [`replay`]) → [`forwarder`] (disk spool → cloud
+//! sink). Registry state lives in [`registry`]; refusals leave through [`warnings`]; [`outbound`]
+//! builds the sink and centre clients. [`app::start`] wires it all from a [`config::Config`].
 
 pub mod app;
 pub mod checks;
@@ -11,6 +12,7 @@ pub mod client_auth;
 pub mod config;
 pub mod forwarder;
 pub mod metrics;
+pub mod outbound;
 pub mod peer;
 pub mod recent;
 pub mod refusal;

@@ -63,6 +63,8 @@ pub fn issue(ca: &CertificateAuthority, uuid: &str, role: CertRole) -> Issued {
 /// validator's own certificate, issued by the same CA.
 pub struct Pki {
     pub ca: Arc<CertificateAuthority>,
+    /// UUID in the validator's own certificate (`cert`).
+    pub validator_uuid: String,
     db: Arc<Mutex<rusqlite::Connection>>,
     pub ca_file: PathBuf,
     pub cert: PathBuf,
@@ -92,11 +94,8 @@ impl Pki {
         ));
         let ca_file = dir.join("vpn-ca.pem");
         std::fs::write(&ca_file, ca.cert_pem()).unwrap();
-        let server = issue(
-            &ca,
-            &uuid::Uuid::new_v4().to_string(),
-            CertRole::ClientAndServer,
-        );
+        let validator_uuid = uuid::Uuid::new_v4().to_string();
+        let server = issue(&ca, &validator_uuid, CertRole::ClientAndServer);
         let (cert, key) = (dir.join("validator.pem"), dir.join("validator-key.pem"));
         std::fs::write(&cert, &server.cert_pem).unwrap();
         std::fs::write(&key, &server.key_pem).unwrap();
@@ -125,6 +124,7 @@ impl Pki {
         });
         Pki {
             ca,
+            validator_uuid,
             db,
             ca_file,
             cert,
@@ -148,6 +148,23 @@ impl Pki {
             .record_issued(uuid, &record, unix_now())
             .unwrap();
         self.client_with(&issued)
+    }
+
+    /// Issues a server-and-client certificate for a new UUID into `dir` as `{name}.pem` and
+    /// `{name}-key.pem`; returns the two paths.
+    pub fn service_files(&self, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+        let issued = issue(
+            &self.ca,
+            &uuid::Uuid::new_v4().to_string(),
+            CertRole::ClientAndServer,
+        );
+        let (cert, key) = (
+            dir.join(format!("{name}.pem")),
+            dir.join(format!("{name}-key.pem")),
+        );
+        std::fs::write(&cert, &issued.cert_pem).unwrap();
+        std::fs::write(&key, &issued.key_pem).unwrap();
+        (cert, key)
     }
 
     /// A client presenting `issued` (from any CA) and trusting this PKI's CA.
@@ -324,6 +341,136 @@ impl Drop for Sink {
     }
 }
 
+/// A real cloud sink on SQLite behind its own mutual-TLS listener (certificate and CRL from `pki`),
+/// served in-process; stops when dropped. `client` reads it back with an operator certificate.
+pub struct TlsSink {
+    pub addr: SocketAddr,
+    pub client: cloud_sink::SinkClient,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsSink {
+    pub async fn start(pki: &Pki, dir: &Path) -> TlsSink {
+        let (cert, key) = pki.service_files(dir, "sink");
+        let tls = cloud_sink::tls::SinkTls::start(&cloud_sink::tls::TlsSettings {
+            cert,
+            key,
+            client_ca: pki.ca_file.clone(),
+            crl_url: pki.crl_url.clone(),
+            crl_refresh: Duration::from_secs(1),
+        })
+        .await
+        .unwrap();
+        let server = cloud_sink::server::Server::bind_tls("127.0.0.1:0".parse().unwrap(), tls)
+            .await
+            .unwrap();
+        let addr = server.local_addr();
+        let store = SqliteStore::open(dir.join("tls-sink.db").to_str().unwrap())
+            .await
+            .unwrap();
+        let app = Arc::new(App {
+            store,
+            limits: Limits::default(),
+            metrics: Default::default(),
+        });
+        let task = tokio::spawn(async move {
+            let _ = server.serve(app, std::future::pending()).await;
+        });
+        let (op_cert, op_key) = pki.service_files(dir, "operator");
+        let client = cloud_sink::SinkClient::builder(&format!("https://127.0.0.1:{}", addr.port()))
+            .ca_file(&pki.ca_file)
+            .client_cert_files(op_cert, op_key)
+            .build()
+            .unwrap();
+        TlsSink { addr, client, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.addr.port())
+    }
+}
+
+impl Drop for TlsSink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A real VPN Centre warnings API on SQLite behind its mutual-TLS validators' listener (no registry
+/// connected, so any certificate of the CA may submit), served in-process; stops when dropped.
+pub struct TlsVpn {
+    pub addr: SocketAddr,
+    pub store: Arc<WarningsStore>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsVpn {
+    pub async fn start(pki: &Pki, dir: &Path) -> TlsVpn {
+        use vpn_centre::autoban::AutoBanPolicy;
+        use vpn_centre::enforcement::Enforcement;
+        let (cert, key) = pki.service_files(dir, "centre");
+        let store = Arc::new(WarningsStore::open(&dir.join("tls-warnings.db")).unwrap());
+        let enforcement = Enforcement::new(
+            None,
+            None,
+            AutoBanPolicy {
+                enabled: false,
+                ..AutoBanPolicy::default()
+            },
+        );
+        let state = vpn_centre::http::AppState::authenticated(
+            store.clone(),
+            Default::default(),
+            Arc::new(enforcement),
+        );
+        let verifier = vpn_pki::CrlClientVerifier::new(pki.ca.cert_pem(), None, true).unwrap();
+        vpn_pki::CrlRefresher::refresh_once(&pki.crl_url, &verifier)
+            .await
+            .unwrap();
+        let config = vpn_pki::server_config(
+            &std::fs::read_to_string(cert).unwrap(),
+            &std::fs::read_to_string(key).unwrap(),
+            verifier,
+        )
+        .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(vpn_centre::tls_listener::serve_tls(
+            listener,
+            Arc::new(config),
+            vpn_centre::app::validator_router(state, 1024 * 1024),
+            std::future::pending(),
+        ));
+        TlsVpn { addr, store, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.addr.port())
+    }
+
+    /// Waits until at least `n` warnings are stored (up to 5 s), then returns them newest first.
+    pub async fn wait_for(&self, n: usize) -> Vec<Warning> {
+        wait_for_warnings(&self.store, n).await
+    }
+}
+
+impl Drop for TlsVpn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn wait_for_warnings(store: &WarningsStore, n: usize) -> Vec<Warning> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let page = store.list(&WarningFilter::default(), 500, None).unwrap();
+        if page.warnings.len() >= n || Instant::now() > deadline {
+            return page.warnings;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A real VPN Centre warnings API on SQLite, served in-process; stops when dropped.
 pub struct Vpn {
     pub addr: SocketAddr,
@@ -351,17 +498,7 @@ impl Vpn {
 
     /// Waits until at least `n` warnings are stored (up to 5 s), then returns them newest first.
     pub async fn wait_for(&self, n: usize) -> Vec<Warning> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let page = self
-                .store
-                .list(&WarningFilter::default(), 500, None)
-                .unwrap();
-            if page.warnings.len() >= n || Instant::now() > deadline {
-                return page.warnings;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_warnings(&self.store, n).await
     }
 }
 
