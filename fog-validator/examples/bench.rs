@@ -1,5 +1,7 @@
-//! Throughput and latency of the validator's accept path, beside the raw RSA-2048 verify rate measured in
-//! the same run. Run: `cargo run --release -p fog-validator --example bench [-- MESSAGES BATCH CONNECTIONS]`.
+//! Throughput and latency of the validator's accept path with gateway mutual TLS and, as the baseline,
+//! with `client_auth = false`, beside the raw RSA-2048 verify rate measured in the same run; plus the
+//! rate of fresh TLS handshakes in both modes. Run:
+//! `cargo run --release -p fog-validator --example bench [-- MESSAGES BATCH CONNECTIONS]`.
 //!
 //! The validator runs on a tokio current_thread runtime (one core for its async work; the spool's
 //! SQLite writes go to tokio's blocking pool); the load generator runs on its own thread with
@@ -16,8 +18,116 @@ use fog_validator::testkit::TestDevice;
 use fog_validator::validator::now_ms;
 use fog_validator::{Config, StaticRegistrySource};
 use http_body_util::{BodyExt, Full};
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use signed_message::Algorithm;
+use vpn_pki::{CertRole, CertificateAuthority, LeafKey, LeafRequest, Revocations};
+
+/// Certificates for one run: an in-test CA, the validator's certificate, one client certificate per
+/// gateway, and the CA's CRL served over HTTP.
+struct Pki {
+    ca: CertificateAuthority,
+    ca_file: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    crl_url: String,
+    _crl_server: tokio::runtime::Runtime,
+}
+
+impl Pki {
+    fn new(dir: &std::path::Path) -> anyhow::Result<Pki> {
+        let now = unix_now();
+        let ca =
+            CertificateAuthority::generate("SF2C-BC bench CA", Duration::from_secs(86400), now)?;
+        let ca_file = dir.join("ca.pem");
+        std::fs::write(&ca_file, ca.cert_pem())?;
+        let (cert_pem, key_pem) = issue(
+            &ca,
+            &uuid::Uuid::new_v4().to_string(),
+            CertRole::ClientAndServer,
+        )?;
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, cert_pem)?;
+        std::fs::write(&key, key_pem)?;
+        let db = vpn_pki::open_database(&dir.join("pki.db"))?;
+        let crl = Revocations::new(&db).crl_der(&ca, now, Duration::from_secs(3600))?;
+        // Its own worker thread, so the CRL is served while the validators run elsewhere.
+        let server = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let listener = server.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let crl_url = format!("http://{}/crl", listener.local_addr()?);
+        let app = axum::Router::new().route(
+            "/crl",
+            axum::routing::get(move || std::future::ready(crl.clone())),
+        );
+        server.spawn(async move { axum::serve(listener, app).await });
+        Ok(Pki {
+            ca,
+            ca_file,
+            cert,
+            key,
+            crl_url,
+            _crl_server: server,
+        })
+    }
+
+    /// A client trusting the CA, presenting a certificate for `uuid` when given.
+    fn client(&self, uuid: Option<&str>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+        let config = match uuid {
+            Some(uuid) => {
+                let (cert, key) = issue(&self.ca, uuid, CertRole::Client)?;
+                vpn_pki::client_config(self.ca.cert_pem(), &cert, &key)?
+            }
+            None => {
+                let mut roots = rustls::RootCertStore::empty();
+                roots.add(self.ca.cert_der().clone())?;
+                rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::aws_lc_rs::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(roots)
+                .with_no_client_auth()
+            }
+        };
+        Ok(Arc::new(config))
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn issue(
+    ca: &CertificateAuthority,
+    uuid: &str,
+    role: CertRole,
+) -> anyhow::Result<(String, String)> {
+    let key = rcgen::KeyPair::generate()?;
+    let cert = ca.issue(&LeafRequest {
+        uuid: uuid.into(),
+        role,
+        virtual_ips: vec![],
+        server_names: vec!["127.0.0.1".into()],
+        key: LeafKey::PublicKey(key.public_key_pem()),
+        validity: Duration::from_secs(86400),
+        now: unix_now(),
+    })?;
+    Ok((cert.pem, key.serialize_pem()))
+}
+
+/// What one run of the validator measured.
+struct Figures {
+    rate: f64,
+    accepted: usize,
+    sent: usize,
+    p50: Duration,
+    p99: Duration,
+    handshakes_per_sec: f64,
+}
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<usize> = std::env::args()
@@ -26,33 +136,91 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let total = args.first().copied().unwrap_or(4000);
     let batch = args.get(1).copied().unwrap_or(50);
-    let connections = args.get(2).copied().unwrap_or(4);
+    let connections = args.get(2).copied().unwrap_or(4).max(1);
 
     let raw = raw_rsa_verify_rate();
     let (pipeline, _) = in_process_rate(total.min(2000));
-
     let dir = tempfile::tempdir()?;
-    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()])?;
-    std::fs::write(dir.path().join("cert.pem"), cert.cert.pem())?;
-    std::fs::write(dir.path().join("key.pem"), cert.signing_key.serialize_pem())?;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(cert.cert.der().to_vec()))?;
-    let client_tls = Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
-    );
+    let pki = Pki::new(dir.path())?;
 
-    eprintln!("generating {connections} RSA-2048 gateways and signing {total} messages...");
+    let mtls = run(&pki, dir.path(), true, total, batch, connections)?;
+    let plain = run(&pki, dir.path(), false, total, batch, connections)?;
+
+    println!(
+        "fog-validator accept path, RS256 (RSA-2048), batches of {batch}, {connections} keep-alive HTTPS connections"
+    );
+    println!("{:<52} {:>14} {:>14}", "measure", "mTLS", "server TLS");
+    println!(
+        "{:<52} {:>14.0}",
+        "raw RSA-2048 PKCS#1 verify/s (aws-lc-rs, 1 thread)", raw
+    );
+    println!(
+        "{:<52} {:>14.0}",
+        "decode+lookup+verify+replay/s (in-process)", pipeline
+    );
+    let row = |name: &str, a: String, b: String| println!("{name:<52} {a:>14} {b:>14}");
+    row(
+        "validator accepted msgs/s (HTTPS, 1 core)",
+        format!("{:.0}", mtls.rate),
+        format!("{:.0}", plain.rate),
+    );
+    row(
+        "messages accepted / sent",
+        format!("{}/{}", mtls.accepted, mtls.sent),
+        format!("{}/{}", plain.accepted, plain.sent),
+    );
+    row(
+        "batch latency p50 (ms)",
+        format!("{:.2}", ms(mtls.p50)),
+        format!("{:.2}", ms(plain.p50)),
+    );
+    row(
+        "batch latency p99 (ms)",
+        format!("{:.2}", ms(mtls.p99)),
+        format!("{:.2}", ms(plain.p99)),
+    );
+    row(
+        "new connections/s (full handshake + GET /healthz)",
+        format!("{:.0}", mtls.handshakes_per_sec),
+        format!("{:.0}", plain.handshakes_per_sec),
+    );
+    row(
+        "ratio validator / raw verify",
+        format!("{:.3}", mtls.rate / raw),
+        format!("{:.3}", plain.rate / raw),
+    );
+    println!(
+        "{:<52} {:>14.3}",
+        "ratio in-process pipeline / raw verify",
+        pipeline / raw
+    );
+    Ok(())
+}
+
+/// Starts a validator (gateway mTLS on or off) on its own one-core runtime, sends `total` pre-signed
+/// messages over `connections` keep-alive connections, then measures fresh handshakes.
+fn run(
+    pki: &Pki,
+    dir: &std::path::Path,
+    mtls: bool,
+    total: usize,
+    batch: usize,
+    connections: usize,
+) -> anyhow::Result<Figures> {
+    eprintln!(
+        "mTLS {}: generating {connections} RSA-2048 gateways and signing {total} messages...",
+        if mtls { "on" } else { "off" }
+    );
     let mut devices: Vec<TestDevice> = (0..connections)
         .map(|_| TestDevice::new(Algorithm::RS256, NodeType::Gateway))
         .collect();
     let source = Arc::new(StaticRegistrySource::new(
         devices.iter().map(|d| d.record.clone()).collect(),
     ));
+    let clients = devices
+        .iter()
+        .map(|d| pki.client(mtls.then_some(d.uuid.as_str())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let now = now_ms();
     // One device per connection, so each connection's sequence numbers arrive in order.
     let per_conn = total / connections;
@@ -76,10 +244,13 @@ fn main() -> anyhow::Result<()> {
     let config = Config {
         id: "fog-bench".into(),
         listen: "127.0.0.1:0".parse()?,
-        data_dir: dir.path().join("data"),
+        data_dir: dir.join(if mtls { "data-mtls" } else { "data-plain" }),
         sink_url: "http://127.0.0.1:9".into(),
-        tls_cert: Some(dir.path().join("cert.pem")),
-        tls_key: Some(dir.path().join("key.pem")),
+        tls_cert: Some(pki.cert.clone()),
+        tls_key: Some(pki.key.clone()),
+        client_auth: mtls,
+        client_ca: mtls.then(|| pki.ca_file.clone()),
+        crl_url: mtls.then(|| pki.crl_url.clone()),
         limits: fog_validator::config::Limits {
             max_batch: batch.max(1),
             max_body_bytes: 16 * 1024 * 1024,
@@ -107,22 +278,15 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(1)
         .enable_all()
         .build()?;
+    let handshake_client = clients[0].clone();
     let (elapsed, mut latencies, accepted) = rt.block_on(async move {
         let started = Instant::now();
         let tasks: Vec<_> = bodies
             .into_iter()
-            .map(|bodies| {
-                let tls = client_tls.clone();
+            .zip(clients)
+            .map(|(bodies, tls)| {
                 tokio::spawn(async move {
-                    let tcp = tokio::net::TcpStream::connect(addr).await?;
-                    tcp.set_nodelay(true)?;
-                    let stream = tokio_rustls::TlsConnector::from(tls)
-                        .connect(ServerName::try_from("127.0.0.1")?, tcp)
-                        .await?;
-                    let (mut sender, conn) =
-                        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                            .await?;
-                    tokio::spawn(conn);
+                    let mut sender = connect(addr, tls).await?;
                     let mut latencies = Vec::new();
                     let mut accepted = 0usize;
                     for body in bodies {
@@ -152,6 +316,7 @@ fn main() -> anyhow::Result<()> {
         }
         anyhow::Ok((started.elapsed(), all, accepted))
     })?;
+    let handshakes_per_sec = rt.block_on(handshake_rate(addr, handshake_client, 200))?;
     let _ = stop_tx.send(());
     server
         .join()
@@ -164,41 +329,55 @@ fn main() -> anyhow::Result<()> {
             .copied()
             .unwrap_or_default()
     };
-    let rate = accepted as f64 / elapsed.as_secs_f64();
-    println!(
-        "fog-validator accept path, RS256 (RSA-2048), batches of {batch}, {connections} keep-alive HTTPS connections"
-    );
-    println!("{:<48} {:>14}", "measure", "value");
-    println!(
-        "{:<48} {:>14.0}",
-        "raw RSA-2048 PKCS#1 verify/s (aws-lc-rs, 1 thread)", raw
-    );
-    println!(
-        "{:<48} {:>14.0}",
-        "decode+lookup+verify+replay/s (in-process)", pipeline
-    );
-    println!(
-        "{:<48} {:>14.0}",
-        "validator accepted msgs/s (HTTPS, 1 core)", rate
-    );
-    println!(
-        "{:<48} {:>14}",
-        "messages accepted / sent",
-        format!("{accepted}/{}", per_conn * connections)
-    );
-    println!("{:<48} {:>14.2}", "batch latency p50 (ms)", ms(pct(0.50)));
-    println!("{:<48} {:>14.2}", "batch latency p99 (ms)", ms(pct(0.99)));
-    println!(
-        "{:<48} {:>14.3}",
-        "ratio validator / raw verify",
-        rate / raw
-    );
-    println!(
-        "{:<48} {:>14.3}",
-        "ratio in-process pipeline / raw verify",
-        pipeline / raw
-    );
-    Ok(())
+    Ok(Figures {
+        rate: accepted as f64 / elapsed.as_secs_f64(),
+        accepted,
+        sent: per_conn * connections,
+        p50: pct(0.50),
+        p99: pct(0.99),
+        handshakes_per_sec,
+    })
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// A TLS connection to the validator, ready for HTTP/1.1 requests.
+async fn connect(
+    addr: std::net::SocketAddr,
+    tls: Arc<rustls::ClientConfig>,
+) -> anyhow::Result<Sender> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let stream = tokio_rustls::TlsConnector::from(tls)
+        .connect(ServerName::try_from("127.0.0.1")?, tcp)
+        .await?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// Fresh connections per second, one after another, each doing a full handshake and one `GET /healthz`.
+async fn handshake_rate(
+    addr: std::net::SocketAddr,
+    tls: Arc<rustls::ClientConfig>,
+    n: usize,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    for _ in 0..n {
+        let mut sender = connect(addr, tls.clone()).await?;
+        let req = hyper::Request::get("/healthz")
+            .header("host", "127.0.0.1")
+            .body(Full::new(Bytes::new()))?;
+        let resp = sender.send_request(req).await?;
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "healthz answered {}",
+            resp.status()
+        );
+        resp.into_body().collect().await?;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
 fn ms(d: Duration) -> f64 {
