@@ -26,7 +26,8 @@ test_package_contents_are_what_the_peer_expects() {
   fake_pem ca.pem
   "$PKG" --label device-registry_1.0 --address 127.0.0.1:9999 --root-cert ca.pem --out p.tgz >/dev/null || return 1
   [ "$(tar -tzf p.tgz | tr '\n' ' ')" = "metadata.json code.tar.gz " ] || fail "outer entries: $(tar -tzf p.tgz)" || return 1
-  tar -tvzf p.tgz | grep -qv ' 0/0 ' && { fail "an entry is not owned by 0/0: $(tar -tvzf p.tgz)"; return 1; }
+  listing=$(tar -tvzf p.tgz) || return 1
+  grep -qv ' 0/0 ' <<<"$listing" && { fail "an entry is not owned by 0/0: $listing"; return 1; }
   mkdir x && tar -xzf p.tgz -C x && mkdir x/code && tar -xzf x/code.tar.gz -C x/code || return 1
   python3 - x/metadata.json x/code/connection.json ca.pem <<'PY' || return 1
 import json, sys
@@ -47,8 +48,9 @@ test_package_meta_inf_is_carried() {
   mkdir -p META-INF/statedb/couchdb/indexes && echo '{}' >META-INF/statedb/couchdb/indexes/i.json
   "$PKG" --label l --address 127.0.0.1:1 --root-cert ca.pem --meta-inf META-INF --out p.tgz >/dev/null || return 1
   tar -xzf p.tgz code.tar.gz || return 1
-  tar -tzf code.tar.gz | grep -qx 'META-INF/statedb/couchdb/indexes/i.json' ||
-    fail "META-INF missing from code.tar.gz: $(tar -tzf code.tar.gz)"
+  # List first: grep -q closing the pipe early would make tar fail under pipefail.
+  entries=$(tar -tzf code.tar.gz) || return 1
+  grep -qx 'META-INF/statedb/couchdb/indexes/i.json' <<<"$entries" || fail "META-INF missing from code.tar.gz: $entries"
 }
 
 test_package_flows_through_detect_build_release() {
