@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::client_auth::{ClientAuthError, ClientAuthSettings};
 use crate::outbound::ClientTls;
+use crate::registry::ledger_connection::LedgerSettings;
 use crate::server::ServerLimits;
 use crate::validator::MessageLimits;
 
@@ -48,8 +49,12 @@ pub struct Config {
     pub client_cert: Option<PathBuf>,
     /// Key of `client_cert`; defaults to `tls_key`.
     pub client_key: Option<PathBuf>,
-    /// JSON array of device records served as the registry until the Fabric source is available.
-    pub registry_snapshot: Option<PathBuf>,
+    /// `network.json` of the Fabric network holding the device registry.
+    pub network: Option<PathBuf>,
+    /// Organisation (short name or MSP ID in `network.json`) whose peer the validator reads from.
+    pub org: Option<String>,
+    /// Identity the validator reads the ledger as: `client` (default), `admin`, or an MSP folder.
+    pub identity: String,
     pub limits: Limits,
     pub replay: Replay,
     pub recent: Recent,
@@ -130,7 +135,9 @@ impl Default for Config {
             ca: None,
             client_cert: None,
             client_key: None,
-            registry_snapshot: None,
+            network: None,
+            org: None,
+            identity: "client".into(),
             limits: Limits::default(),
             replay: Replay::default(),
             recent: Recent::default(),
@@ -214,6 +221,11 @@ pub enum ConfigError {
         #[source]
         source: toml::de::Error,
     },
+    #[error(
+        "no ledger configured: set `network` (the network.json path) and `org` (e.g. Org1), by flag, \
+         config file or SF2C_VALIDATOR_NETWORK / SF2C_VALIDATOR_ORG; missing: {missing}"
+    )]
+    NoLedger { missing: &'static str },
     #[error("environment variable {name}={value:?} is not valid: {reason}")]
     Env {
         name: &'static str,
@@ -242,8 +254,9 @@ impl Config {
         Ok(config)
     }
 
-    /// Applies `SF2C_VALIDATOR_{ID,LISTEN,OPS_LISTEN,DATA_DIR,SINK_URL,VPN_URL,TLS_CERT,TLS_KEY}` and
-    /// `SF2C_VALIDATOR_{CLIENT_AUTH,CLIENT_CA,CRL_URL,CRL_REFRESH_SECS,CA,CLIENT_CERT,CLIENT_KEY}`.
+    /// Applies `SF2C_VALIDATOR_{ID,LISTEN,OPS_LISTEN,DATA_DIR,SINK_URL,VPN_URL,TLS_CERT,TLS_KEY}`,
+    /// `SF2C_VALIDATOR_{CLIENT_AUTH,CLIENT_CA,CRL_URL,CRL_REFRESH_SECS,CA,CLIENT_CERT,CLIENT_KEY}` and
+    /// `SF2C_VALIDATOR_{NETWORK,ORG,IDENTITY}`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let addr = |name: &'static str, value: String| {
             value.parse::<SocketAddr>().map_err(|e| ConfigError::Env {
@@ -298,6 +311,15 @@ impl Config {
         if let Some(v) = var("SF2C_VALIDATOR_CLIENT_KEY") {
             self.client_key = Some(v.into());
         }
+        if let Some(v) = var("SF2C_VALIDATOR_NETWORK") {
+            self.network = Some(v.into());
+        }
+        if let Some(v) = var("SF2C_VALIDATOR_ORG") {
+            self.org = Some(v);
+        }
+        if let Some(v) = var("SF2C_VALIDATOR_IDENTITY") {
+            self.identity = v;
+        }
         if let Some(v) = var("SF2C_VALIDATOR_CRL_REFRESH_SECS") {
             self.crl_refresh_secs = v.parse().map_err(|e| ConfigError::Env {
                 name: "SF2C_VALIDATOR_CRL_REFRESH_SECS",
@@ -331,6 +353,21 @@ impl Config {
             refresh_every: Duration::from_secs(self.crl_refresh_secs.max(1)),
             enforce_crl_expiry: self.crl_enforce_expiry,
         }))
+    }
+
+    /// Where the registry is read from; both `network` and `org` are required.
+    pub fn ledger_settings(&self) -> Result<LedgerSettings, ConfigError> {
+        Ok(LedgerSettings {
+            network: self
+                .network
+                .clone()
+                .ok_or(ConfigError::NoLedger { missing: "network" })?,
+            org: self
+                .org
+                .clone()
+                .ok_or(ConfigError::NoLedger { missing: "org" })?,
+            identity: self.identity.clone(),
+        })
     }
 
     pub fn server_limits(&self) -> ServerLimits {
@@ -384,6 +421,28 @@ mod tests {
             .unwrap();
         assert_eq!(config.id, "fog-b");
         assert_eq!(config.listen.port(), 9001);
+    }
+
+    #[test]
+    fn the_ledger_needs_a_network_file_and_an_organisation() {
+        let mut config: Config = toml::from_str("network = \"run/network.json\"").unwrap();
+        assert_eq!(config.identity, "client");
+        let err = config.ledger_settings().unwrap_err();
+        assert!(err.to_string().contains("missing: org"), "{err}");
+        config
+            .apply_env(|name| match name {
+                "SF2C_VALIDATOR_ORG" => Some("Org2".into()),
+                "SF2C_VALIDATOR_IDENTITY" => Some("/msp/reader".into()),
+                _ => None,
+            })
+            .unwrap();
+        let ledger = config.ledger_settings().unwrap();
+        assert_eq!(ledger.network, PathBuf::from("run/network.json"));
+        assert_eq!(
+            (ledger.org.as_str(), ledger.identity.as_str()),
+            ("Org2", "/msp/reader")
+        );
+        assert!(toml::from_str::<Config>("registry_snapshot = \"r.json\"").is_err());
     }
 
     #[test]

@@ -28,5 +28,9 @@ pub mod warnings;
 pub use app::{RunningValidator, StartError, start};
 pub use config::Config;
 pub use refusal::{Refusal, code};
-pub use registry::source::{RegistrySource, StaticRegistrySource};
+pub use registry::fabric_source::FabricRegistrySource;
+pub use registry::ledger_connection::LedgerSettings;
+pub use registry::source::RegistrySource;
+#[cfg(any(test, feature = "test-double"))]
+pub use registry::static_source::StaticRegistrySource;
 pub use validator::Validator;

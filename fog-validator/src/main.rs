@@ -4,10 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use device_record::DeviceRecord;
-use fog_validator::{Config, StaticRegistrySource};
+use fog_validator::{Config, FabricRegistrySource};
 
 #[derive(Parser)]
 #[command(
@@ -69,9 +68,15 @@ struct ServeArgs {
     /// The VPN Centre's CRL URL, fetched before serving and refreshed every crl_refresh_secs.
     #[arg(long)]
     crl_url: Option<String>,
-    /// JSON array of device records to serve as the registry (offline mode, no ledger).
+    /// network.json of the Fabric network holding the device registry.
     #[arg(long)]
-    registry_snapshot: Option<PathBuf>,
+    network: Option<PathBuf>,
+    /// Organisation whose peer to read from (short name or MSP ID in network.json), e.g. Org1.
+    #[arg(long)]
+    org: Option<String>,
+    /// Identity to read the ledger as: client (default), admin, or an MSP folder of the organisation.
+    #[arg(long)]
+    identity: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -124,29 +129,31 @@ fn configure(args: ServeArgs) -> anyhow::Result<Config> {
     if let Some(v) = args.crl_url {
         config.crl_url = Some(v);
     }
-    if let Some(v) = args.registry_snapshot {
-        config.registry_snapshot = Some(v);
+    if let Some(v) = args.network {
+        config.network = Some(v);
+    }
+    if let Some(v) = args.org {
+        config.org = Some(v);
+    }
+    if let Some(v) = args.identity {
+        config.identity = v;
     }
     Ok(config)
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    // The ledger-backed source needs a Fabric network; until it exists the registry comes from a file.
-    let Some(path) = &config.registry_snapshot else {
-        bail!(
-            "no registry source: give --registry-snapshot FILE (a JSON array of device records); \
-             the Fabric ledger source is not available in this build"
-        );
-    };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read registry snapshot {}", path.display()))?;
-    let records: Vec<DeviceRecord> = serde_json::from_str(&text).with_context(|| {
+    let ledger = config.ledger_settings()?;
+    let source = FabricRegistrySource::from_settings(&ledger).with_context(|| {
         format!(
-            "registry snapshot {} is not a JSON array of device records",
-            path.display()
+            "cannot prepare the ledger connection from {} (org {}, identity {})",
+            ledger.network.display(),
+            ledger.org,
+            ledger.identity
         )
     })?;
-    let source = Arc::new(StaticRegistrySource::new(records));
+    tracing::info!(network = %ledger.network.display(), org = %ledger.org, identity = %ledger.identity,
+        "registry read from the Fabric ledger");
+    let source = Arc::new(source);
     let running = fog_validator::start(&config, source)
         .await
         .context("fog validator did not start")?;

@@ -1,12 +1,9 @@
 //! Where registry records come from: the ledger (snapshot, event stream, single lookups) behind one trait.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use device_record::{ChangeKind, DeviceRecord, RegistryEvent};
+use device_record::{DeviceRecord, RegistryEvent};
 use tokio::sync::mpsc;
 
 /// A boxed future, so the trait can be used as `Arc<dyn RegistrySource>`.
@@ -22,7 +19,8 @@ pub struct SourceError(pub String);
 
 /// Read access to the device registry on the ledger.
 pub trait RegistrySource: Send + Sync + 'static {
-    /// Every record, and the block the snapshot reflects.
+    /// Every record, and a block from which [`RegistrySource::events_from`] misses no later change.
+    /// Events from that block on may repeat what the snapshot holds; the cache ignores them by version.
     fn snapshot(&self) -> BoxFuture<'_, Result<(Vec<DeviceRecord>, u64), SourceError>>;
     /// Events of blocks `>= from_block`, in commit order, then live ones.
     fn events_from(&self, from_block: u64) -> BoxFuture<'_, Result<EventStream, SourceError>>;
@@ -31,146 +29,4 @@ pub trait RegistrySource: Send + Sync + 'static {
         &'a self,
         uuid: &'a str,
     ) -> BoxFuture<'a, Result<Option<DeviceRecord>, SourceError>>;
-}
-
-#[derive(Default)]
-struct State {
-    records: HashMap<String, DeviceRecord>,
-    log: Vec<(u64, RegistryEvent)>,
-    block: u64,
-    subscribers: Vec<mpsc::Sender<(u64, RegistryEvent)>>,
-}
-
-/// In-process test double of the ledger-backed registry source: holds records and an event log in
-/// memory, numbers each change as a new block, and can be made unreachable. It is not Fabric; the
-/// Fabric implementation will replace it in production.
-#[derive(Default)]
-pub struct StaticRegistrySource {
-    state: Mutex<State>,
-    unreachable: AtomicBool,
-    lookups: AtomicU64,
-}
-
-impl StaticRegistrySource {
-    /// A source holding `records` at block 1.
-    pub fn new(records: Vec<DeviceRecord>) -> Self {
-        let source = Self::default();
-        {
-            let mut state = source.lock();
-            state.block = 1;
-            state.records = records.into_iter().map(|r| (r.uuid.clone(), r)).collect();
-        }
-        source
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Makes every call fail (as if the ledger were down) or succeed again.
-    pub fn set_reachable(&self, reachable: bool) {
-        self.unreachable.store(!reachable, Ordering::SeqCst);
-        if !reachable {
-            // Dropping the senders ends every open stream, like a lost connection.
-            self.lock().subscribers.clear();
-        }
-    }
-
-    /// How many times `get_device` was called.
-    pub fn lookups(&self) -> u64 {
-        self.lookups.load(Ordering::SeqCst)
-    }
-
-    /// Commits a new version of `record` (Registered if new, else `change`) in a new block; returns the block.
-    pub fn commit(&self, change: ChangeKind, mut record: DeviceRecord) -> u64 {
-        let mut state = self.lock();
-        let change = match state.records.get(&record.uuid) {
-            Some(old) => {
-                record.version = old.version + 1;
-                change
-            }
-            None => ChangeKind::Registered,
-        };
-        state.records.insert(record.uuid.clone(), record.clone());
-        let event = RegistryEvent {
-            uuid: record.uuid.clone(),
-            change,
-            version: record.version,
-            reason: record.ban_reason.clone(),
-            record: Some(record),
-            tx_id: String::new(),
-        };
-        Self::publish(&mut state, event)
-    }
-
-    /// Commits a deletion in a new block; returns the block, or `None` if the device is unknown.
-    pub fn delete(&self, uuid: &str) -> Option<u64> {
-        let mut state = self.lock();
-        let old = state.records.remove(uuid)?;
-        let event = RegistryEvent {
-            uuid: uuid.to_owned(),
-            change: ChangeKind::Deleted,
-            version: old.version + 1,
-            record: None,
-            tx_id: String::new(),
-            reason: None,
-        };
-        Some(Self::publish(&mut state, event))
-    }
-
-    fn publish(state: &mut State, mut event: RegistryEvent) -> u64 {
-        state.block += 1;
-        let block = state.block;
-        event.tx_id = format!("tx{block}");
-        state.log.push((block, event.clone()));
-        state
-            .subscribers
-            .retain(|tx| tx.try_send((block, event.clone())).is_ok());
-        block
-    }
-
-    fn check(&self) -> Result<(), SourceError> {
-        if self.unreachable.load(Ordering::SeqCst) {
-            Err(SourceError(
-                "the test registry source is set unreachable".into(),
-            ))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl RegistrySource for StaticRegistrySource {
-    fn snapshot(&self) -> BoxFuture<'_, Result<(Vec<DeviceRecord>, u64), SourceError>> {
-        Box::pin(async move {
-            self.check()?;
-            let state = self.lock();
-            Ok((state.records.values().cloned().collect(), state.block))
-        })
-    }
-
-    fn events_from(&self, from_block: u64) -> BoxFuture<'_, Result<EventStream, SourceError>> {
-        Box::pin(async move {
-            self.check()?;
-            let mut state = self.lock();
-            let (tx, rx) = mpsc::channel(1024);
-            for (block, event) in state.log.iter().filter(|(b, _)| *b >= from_block) {
-                tx.try_send((*block, event.clone()))
-                    .map_err(|_| SourceError("event backlog over 1024 events".into()))?;
-            }
-            state.subscribers.push(tx);
-            Ok(rx)
-        })
-    }
-
-    fn get_device<'a>(
-        &'a self,
-        uuid: &'a str,
-    ) -> BoxFuture<'a, Result<Option<DeviceRecord>, SourceError>> {
-        Box::pin(async move {
-            self.lookups.fetch_add(1, Ordering::SeqCst);
-            self.check()?;
-            Ok(self.lock().records.get(uuid).cloned())
-        })
-    }
 }

@@ -1,0 +1,241 @@
+//! `FabricRegistrySource`: the registry read from the `device-registry` chaincode through a peer's Gateway.
+//!
+//! - snapshot: pages through `ListDevices` (evaluate, never ordered);
+//! - events: the chaincode event stream from a block, `DeviceRegistry` events parsed as [`RegistryEvent`];
+//! - lookups: `GetDevice` (evaluate); "device ... is not registered" means `None`.
+//!
+//! Where a snapshot resumes: a listing carries no block number, and the peer does not say how
+//! high the chain is. So before reading the first page the source opens the event stream at
+//! `NextCommit` and waits (briefly) for the peer to accept it; every change committed after that
+//! reaches the stream, and every change committed before it is visible to the pages read after
+//! it. Events that repeat what the listing already shows are ignored by the cache (version order).
+//! The snapshot reports block 0 — a lower bound that is always safe — and the next
+//! `events_from(0)` gets the stream opened before the listing instead of a replay. Only if that
+//! stream is unavailable (it did not open in time, or it dropped before any event arrived) does the
+//! follower replay the registry's events from the genesis block: slower, never wrong.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use device_record::{DeviceRecord, EVENT_NAME, RegistryEvent};
+use device_registry::ContractError;
+use device_registry::contract::DevicePage;
+use fabric_client::{ChaincodeEvents, Contract, GatewayError, StartPosition};
+use tokio::sync::mpsc;
+
+use super::ledger_connection::{LedgerConnectError, LedgerSettings, connect};
+use super::source::{BoxFuture, EventStream, RegistrySource, SourceError};
+
+/// Records per `ListDevices` call (the contract allows up to 1000).
+const PAGE_SIZE: u32 = 500;
+/// How long opening an event stream may take before the caller stops waiting for it.
+const OPEN_WAIT: Duration = Duration::from_secs(2);
+/// Events buffered between the peer and the follower.
+const BUFFER: usize = 1024;
+
+/// The registry on the ledger, read as one organisation's identity.
+pub struct FabricRegistrySource {
+    contract: Contract,
+    /// The stream opened before the last snapshot's listing, for the `events_from(0)` that follows.
+    pending: Mutex<Option<ChaincodeEvents>>,
+}
+
+impl FabricRegistrySource {
+    /// Reads the registry through `contract` (its network's identity signs every request).
+    pub fn new(contract: Contract) -> Self {
+        Self {
+            contract,
+            pending: Mutex::new(None),
+        }
+    }
+
+    /// Builds the source from `network.json`, an organisation and an identity; does not dial yet.
+    pub fn from_settings(settings: &LedgerSettings) -> Result<Self, LedgerConnectError> {
+        let connection = connect(settings)?;
+        Ok(Self::new(connection.network.contract(connection.chaincode)))
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Option<ChaincodeEvents>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Opens the event stream at `start`; `Ok(None)` when the peer has not answered within
+    /// [`OPEN_WAIT`] (the request keeps going in `opening`, which the caller may still await).
+    async fn open(&self, start: StartPosition) -> Result<OpenedOrWaiting, SourceError> {
+        let network = self.contract.network().clone();
+        let chaincode = self.contract.chaincode().to_string();
+        let mut opening =
+            tokio::spawn(async move { network.chaincode_events(&chaincode, start).await });
+        match tokio::time::timeout(OPEN_WAIT, &mut opening).await {
+            Ok(Ok(Ok(events))) => Ok(OpenedOrWaiting::Opened(Box::new(events))),
+            Ok(Ok(Err(e))) => Err(source_error("opening the chaincode event stream", &e)),
+            Ok(Err(e)) => Err(SourceError(format!("event stream task failed: {e}"))),
+            Err(_) => Ok(OpenedOrWaiting::Waiting(opening)),
+        }
+    }
+
+    async fn list_all(&self) -> Result<Vec<DeviceRecord>, SourceError> {
+        let page_size = PAGE_SIZE.to_string();
+        let mut bookmark = String::new();
+        let mut records = Vec::new();
+        loop {
+            let bytes = self
+                .contract
+                .evaluate("ListDevices", &[page_size.as_bytes(), bookmark.as_bytes()])
+                .await
+                .map_err(|e| source_error("ListDevices", &e))?;
+            let page: DevicePage = serde_json::from_slice(&bytes).map_err(|e| {
+                SourceError(format!(
+                    "ListDevices answered something that is not a page of records ({e}); \
+                     check the chaincode version"
+                ))
+            })?;
+            records.extend(page.records);
+            if page.bookmark.is_empty() {
+                return Ok(records);
+            }
+            bookmark = page.bookmark;
+        }
+    }
+}
+
+/// A stream the peer accepted, or the request still waiting for its answer.
+enum OpenedOrWaiting {
+    Opened(Box<ChaincodeEvents>),
+    Waiting(tokio::task::JoinHandle<Result<ChaincodeEvents, GatewayError>>),
+}
+
+fn source_error(what: &str, e: &GatewayError) -> SourceError {
+    SourceError(format!("{what} failed: {e}"))
+}
+
+impl RegistrySource for FabricRegistrySource {
+    fn snapshot(&self) -> BoxFuture<'_, Result<(Vec<DeviceRecord>, u64), SourceError>> {
+        Box::pin(async move {
+            // Only a stream the peer has accepted is known to start before the listing.
+            let early = match self.open(StartPosition::NextCommit).await? {
+                OpenedOrWaiting::Opened(events) => Some(*events),
+                OpenedOrWaiting::Waiting(opening) => {
+                    opening.abort();
+                    tracing::warn!(
+                        "the peer did not open the event stream within {OPEN_WAIT:?}; \
+                         the registry will be followed from the genesis block"
+                    );
+                    None
+                }
+            };
+            let records = self.list_all().await?;
+            *self.pending() = early;
+            Ok((records, 0))
+        })
+    }
+
+    fn events_from(&self, from_block: u64) -> BoxFuture<'_, Result<EventStream, SourceError>> {
+        Box::pin(async move {
+            let held = if from_block == 0 {
+                self.pending().take()
+            } else {
+                // A later block means the follower moved on; the early stream is not needed.
+                self.pending().take();
+                None
+            };
+            let (tx, rx) = mpsc::channel(BUFFER);
+            let opened = match held {
+                Some(events) => OpenedOrWaiting::Opened(Box::new(events)),
+                None => self.open(StartPosition::Block(from_block)).await?,
+            };
+            tokio::spawn(forward(opened, tx));
+            Ok(rx)
+        })
+    }
+
+    fn get_device<'a>(
+        &'a self,
+        uuid: &'a str,
+    ) -> BoxFuture<'a, Result<Option<DeviceRecord>, SourceError>> {
+        Box::pin(async move {
+            match self
+                .contract
+                .evaluate("GetDevice", &[uuid.as_bytes()])
+                .await
+            {
+                Ok(bytes) => DeviceRecord::from_json(&bytes).map(Some).map_err(|e| {
+                    SourceError(format!("GetDevice {uuid} answered a malformed record: {e}"))
+                }),
+                Err(e) if is_not_registered(&e, uuid) => Ok(None),
+                Err(e) => Err(source_error(&format!("GetDevice {uuid}"), &e)),
+            }
+        })
+    }
+}
+
+/// Whether the peer's answer is the contract's own "not registered" refusal for `uuid`.
+pub(crate) fn is_not_registered(e: &GatewayError, uuid: &str) -> bool {
+    // Built from the contract's error type, so the text cannot drift from what it sends.
+    let refusal = ContractError::NotFound {
+        uuid: uuid.to_string(),
+    }
+    .to_string();
+    e.peer_status().is_some_and(|s| {
+        s.message.contains(&refusal) || s.details.iter().any(|d| d.message.contains(&refusal))
+    })
+}
+
+/// Passes registry events to the follower until either side stops; ending drops `tx`, which the
+/// follower reads as a lost connection and reconnects from its last block.
+async fn forward(opened: OpenedOrWaiting, tx: mpsc::Sender<(u64, RegistryEvent)>) {
+    let mut events = match opened {
+        OpenedOrWaiting::Opened(events) => *events,
+        OpenedOrWaiting::Waiting(opening) => {
+            let result = tokio::select! {
+                _ = tx.closed() => return,
+                r = opening => r,
+            };
+            match result {
+                Ok(Ok(events)) => events,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "chaincode event stream refused");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "chaincode event stream task failed");
+                    return;
+                }
+            }
+        }
+    };
+    loop {
+        let next = tokio::select! {
+            _ = tx.closed() => return,
+            next = events.next() => next,
+        };
+        let event = match next {
+            Some(Ok(event)) => event,
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "chaincode event stream failed");
+                return;
+            }
+            None => return,
+        };
+        if event.name != EVENT_NAME {
+            continue;
+        }
+        match RegistryEvent::from_json(&event.payload) {
+            Ok(mut change) => {
+                if change.tx_id.is_empty() {
+                    change.tx_id = event.tx_id.clone();
+                }
+                if tx.send((event.block, change)).await.is_err() {
+                    return;
+                }
+            }
+            // Only a broken chaincode writes this; the change it describes cannot be applied.
+            Err(e) => tracing::error!(
+                block = event.block,
+                tx_id = %event.tx_id,
+                error = %e,
+                "registry event is not valid JSON; skipped — check the chaincode version"
+            ),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! `StaticRegistrySource`: an in-process test double of the ledger-backed registry source (tests and benchmark only).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use device_record::{ChangeKind, DeviceRecord, RegistryEvent};
+use tokio::sync::mpsc;
+
+use super::source::{BoxFuture, EventStream, RegistrySource, SourceError};
+
+#[derive(Default)]
+struct State {
+    records: HashMap<String, DeviceRecord>,
+    log: Vec<(u64, RegistryEvent)>,
+    block: u64,
+    subscribers: Vec<mpsc::Sender<(u64, RegistryEvent)>>,
+}
+
+/// In-process test double of the ledger-backed registry source: holds records and an event log in
+/// memory, numbers each change as a new block, and can be made unreachable. It is not Fabric and is
+/// compiled only for tests and with the `test-double` feature; production uses `FabricRegistrySource`.
+#[derive(Default)]
+pub struct StaticRegistrySource {
+    state: Mutex<State>,
+    unreachable: AtomicBool,
+    lookups: AtomicU64,
+}
+
+impl StaticRegistrySource {
+    /// A source holding `records` at block 1.
+    pub fn new(records: Vec<DeviceRecord>) -> Self {
+        let source = Self::default();
+        {
+            let mut state = source.lock();
+            state.block = 1;
+            state.records = records.into_iter().map(|r| (r.uuid.clone(), r)).collect();
+        }
+        source
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes every call fail (as if the ledger were down) or succeed again.
+    pub fn set_reachable(&self, reachable: bool) {
+        self.unreachable.store(!reachable, Ordering::SeqCst);
+        if !reachable {
+            // Dropping the senders ends every open stream, like a lost connection.
+            self.lock().subscribers.clear();
+        }
+    }
+
+    /// How many times `get_device` was called.
+    pub fn lookups(&self) -> u64 {
+        self.lookups.load(Ordering::SeqCst)
+    }
+
+    /// Commits a new version of `record` (Registered if new, else `change`) in a new block; returns the block.
+    pub fn commit(&self, change: ChangeKind, mut record: DeviceRecord) -> u64 {
+        let mut state = self.lock();
+        let change = match state.records.get(&record.uuid) {
+            Some(old) => {
+                record.version = old.version + 1;
+                change
+            }
+            None => ChangeKind::Registered,
+        };
+        state.records.insert(record.uuid.clone(), record.clone());
+        let event = RegistryEvent {
+            uuid: record.uuid.clone(),
+            change,
+            version: record.version,
+            reason: record.ban_reason.clone(),
+            record: Some(record),
+            tx_id: String::new(),
+        };
+        Self::publish(&mut state, event)
+    }
+
+    /// Commits a deletion in a new block; returns the block, or `None` if the device is unknown.
+    pub fn delete(&self, uuid: &str) -> Option<u64> {
+        let mut state = self.lock();
+        let old = state.records.remove(uuid)?;
+        let event = RegistryEvent {
+            uuid: uuid.to_owned(),
+            change: ChangeKind::Deleted,
+            version: old.version + 1,
+            record: None,
+            tx_id: String::new(),
+            reason: None,
+        };
+        Some(Self::publish(&mut state, event))
+    }
+
+    fn publish(state: &mut State, mut event: RegistryEvent) -> u64 {
+        state.block += 1;
+        let block = state.block;
+        event.tx_id = format!("tx{block}");
+        state.log.push((block, event.clone()));
+        state
+            .subscribers
+            .retain(|tx| tx.try_send((block, event.clone())).is_ok());
+        block
+    }
+
+    fn check(&self) -> Result<(), SourceError> {
+        if self.unreachable.load(Ordering::SeqCst) {
+            Err(SourceError(
+                "the test registry source is set unreachable".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl RegistrySource for StaticRegistrySource {
+    fn snapshot(&self) -> BoxFuture<'_, Result<(Vec<DeviceRecord>, u64), SourceError>> {
+        Box::pin(async move {
+            self.check()?;
+            let state = self.lock();
+            Ok((state.records.values().cloned().collect(), state.block))
+        })
+    }
+
+    fn events_from(&self, from_block: u64) -> BoxFuture<'_, Result<EventStream, SourceError>> {
+        Box::pin(async move {
+            self.check()?;
+            let mut state = self.lock();
+            let (tx, rx) = mpsc::channel(1024);
+            for (block, event) in state.log.iter().filter(|(b, _)| *b >= from_block) {
+                tx.try_send((*block, event.clone()))
+                    .map_err(|_| SourceError("event backlog over 1024 events".into()))?;
+            }
+            state.subscribers.push(tx);
+            Ok(rx)
+        })
+    }
+
+    fn get_device<'a>(
+        &'a self,
+        uuid: &'a str,
+    ) -> BoxFuture<'a, Result<Option<DeviceRecord>, SourceError>> {
+        Box::pin(async move {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            self.check()?;
+            Ok(self.lock().records.get(uuid).cloned())
+        })
+    }
+}
