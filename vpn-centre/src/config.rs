@@ -14,6 +14,12 @@ pub const ENV_LISTEN: &str = "SF2C_VPN_LISTEN";
 pub const ENV_MTLS_LISTEN: &str = "SF2C_VPN_MTLS_LISTEN";
 /// Environment variable overriding `data_dir`.
 pub const ENV_DATA_DIR: &str = "SF2C_VPN_DATA_DIR";
+/// Environment variable overriding `network`.
+pub const ENV_NETWORK: &str = "SF2C_VPN_NETWORK";
+/// Environment variable overriding `org`.
+pub const ENV_ORG: &str = "SF2C_VPN_ORG";
+/// Environment variable overriding `identity`.
+pub const ENV_IDENTITY: &str = "SF2C_VPN_IDENTITY";
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -57,6 +63,14 @@ pub struct Config {
     pub crl_sync_seconds: u64,
     pub autoban: AutoBanPolicy,
     pub wireguard: WireGuardHub,
+    /// `network.json` of the Fabric network holding the device registry; without it (and `org`)
+    /// the centre runs with no ledger: no enrolment, no bans, "ledger not connected".
+    pub network: Option<PathBuf>,
+    /// Organisation (short name or MSP ID in `network.json`) whose peer the centre talks to.
+    pub org: Option<String>,
+    /// Identity the centre signs with: `admin` (default; bans and virtual IPs need a registry
+    /// administrator), `client`, or an MSP folder of the organisation.
+    pub identity: String,
 }
 
 /// The VPN hub devices tunnel to (`[wireguard]`), used by `vpn-centre wireguard`.
@@ -89,6 +103,9 @@ impl Default for Config {
             crl_sync_seconds: 2,
             autoban: AutoBanPolicy::default(),
             wireguard: WireGuardHub::default(),
+            network: None,
+            org: None,
+            identity: "admin".into(),
         }
     }
 }
@@ -150,6 +167,15 @@ impl Config {
         if let Some(value) = env(ENV_DATA_DIR) {
             config.data_dir = PathBuf::from(value);
         }
+        if let Some(value) = env(ENV_NETWORK) {
+            config.network = Some(PathBuf::from(value));
+        }
+        if let Some(value) = env(ENV_ORG) {
+            config.org = Some(value);
+        }
+        if let Some(value) = env(ENV_IDENTITY) {
+            config.identity = value;
+        }
         Ok(config)
     }
 
@@ -160,6 +186,13 @@ impl Config {
         }
         self.autoban.check().map_err(ConfigError::Invalid)?;
         crate::pki::parse_networks(&self.virtual_networks).map_err(ConfigError::Invalid)?;
+        if self.network.is_some() != self.org.is_some() {
+            return Err(ConfigError::Invalid(
+                "the ledger needs both `network` (the network.json path) and `org` (e.g. Org1); \
+                 give both, or neither to run without a ledger"
+                    .into(),
+            ));
+        }
         if self.cert_validity_days == 0 || self.crl_sync_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "cert_validity_days and crl_sync_seconds must be at least 1".into(),
@@ -186,6 +219,15 @@ impl Config {
                 server_names: self.server_names.clone(),
                 ..vpn_pki::EnrolmentConfig::default()
             },
+        })
+    }
+
+    /// Where the registry is, when both `network` and `org` are set.
+    pub fn ledger_settings(&self) -> Option<crate::ledger_connection::LedgerSettings> {
+        Some(crate::ledger_connection::LedgerSettings {
+            network: self.network.clone()?,
+            org: self.org.clone()?,
+            identity: self.identity.clone(),
         })
     }
 
@@ -260,6 +302,30 @@ mod tests {
             ..Config::default()
         };
         assert!(matches!(bad.check(), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn the_ledger_needs_network_and_org_together() {
+        let config = Config::default();
+        assert_eq!(config.ledger_settings(), None);
+        assert_eq!(config.identity, "admin");
+        let env = |k: &str| (k == ENV_NETWORK).then(|| "/run/network.json".to_string());
+        let half = Config::load(None, env).unwrap();
+        assert!(matches!(half.check(), Err(ConfigError::Invalid(m)) if m.contains("org")));
+        let env = |k: &str| match k {
+            ENV_NETWORK => Some("/run/network.json".to_string()),
+            ENV_ORG => Some("Org2".to_string()),
+            ENV_IDENTITY => Some("/msp/ops".to_string()),
+            _ => None,
+        };
+        let full = Config::load(None, env).unwrap();
+        assert!(full.check().is_ok());
+        let ledger = full.ledger_settings().unwrap();
+        assert_eq!(ledger.network, PathBuf::from("/run/network.json"));
+        assert_eq!(
+            (ledger.org.as_str(), ledger.identity.as_str()),
+            ("Org2", "/msp/ops")
+        );
     }
 
     #[test]

@@ -27,7 +27,8 @@ impl LedgerBridge {
     }
 }
 
-fn ledger_error(e: RegistryError) -> LedgerError {
+/// A registry failure as enrolment reports it: only an unreachable ledger is worth retrying.
+pub(crate) fn ledger_error(e: RegistryError) -> LedgerError {
     match e {
         RegistryError::Unavailable(m) => LedgerError::Unavailable(m),
         RegistryError::NotFound(_) | RegistryError::Refused(_) => {

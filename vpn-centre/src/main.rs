@@ -17,9 +17,11 @@ use vpn_centre::auth::{Operators, SessionConfig};
 use vpn_centre::config::{Config, LogFormat};
 use vpn_centre::dashboard::DashboardState;
 use vpn_centre::enforcement::Enforcement;
+use vpn_centre::fabric_registry::FabricRegistry;
 use vpn_centre::http::AppState;
 use vpn_centre::metrics::Metrics;
 use vpn_centre::pki::{CENTRE_SERVICE, CentrePki};
+use vpn_centre::registry::RegistryView;
 use vpn_centre::tls_listener::serve_tls;
 use vpn_centre::{WarningClient, WarningFilter, WarningsStore};
 
@@ -59,6 +61,15 @@ enum Command {
         /// Development only: session cookie without `Secure`, for plain HTTP on loopback.
         #[arg(long)]
         insecure_dev_cookies: bool,
+        /// network.json of the Fabric network holding the device registry (with --org).
+        #[arg(long)]
+        network: Option<PathBuf>,
+        /// Organisation whose peer to use (short name or MSP ID in network.json), e.g. Org1.
+        #[arg(long)]
+        org: Option<String>,
+        /// Identity to sign with: admin (default), client, or an MSP folder of the organisation.
+        #[arg(long)]
+        identity: Option<String>,
     },
     /// Manage the operators who may log in to the dashboard.
     Operator {
@@ -147,6 +158,9 @@ async fn main() -> anyhow::Result<()> {
             config,
             sink_url,
             insecure_dev_cookies,
+            network,
+            org,
+            identity,
         } => {
             let mut settings = Config::load(config.as_deref(), |k| std::env::var(k).ok())?;
             if let Some(l) = listen {
@@ -165,6 +179,15 @@ async fn main() -> anyhow::Result<()> {
                 settings.sink_url = sink_url;
             }
             settings.insecure_dev_cookies |= insecure_dev_cookies;
+            if network.is_some() {
+                settings.network = network;
+            }
+            if org.is_some() {
+                settings.org = org;
+            }
+            if let Some(i) = identity {
+                settings.identity = i;
+            }
             settings.check()?;
             init_tracing(settings.log_format);
             serve(settings).await
@@ -243,16 +266,39 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
             "session cookies lack `Secure` (development flag); never use this beyond loopback"
         );
     }
+    // Without a ledger the registry is absent: enrolment answers "ledger unavailable", the
+    // Devices page says the ledger is not connected, and auto-ban cannot act.
+    let registry: Option<Arc<dyn RegistryView>> = match settings.ledger_settings() {
+        Some(ledger) => {
+            let registry = FabricRegistry::from_settings(&ledger).with_context(|| {
+                format!(
+                    "cannot prepare the ledger connection from {} (org {}, identity {})",
+                    ledger.network.display(),
+                    ledger.org,
+                    ledger.identity
+                )
+            })?;
+            tracing::info!(network = %ledger.network.display(), org = %ledger.org,
+                identity = %ledger.identity, "device registry on the Fabric ledger");
+            Some(Arc::new(registry))
+        }
+        None => {
+            tracing::warn!(
+                "no ledger configured (network, org): enrolment, bans and auto-ban are unavailable"
+            );
+            None
+        }
+    };
     let pki = Arc::new(
-        CentrePki::open(&settings.pki_settings()?, None)
+        CentrePki::open(&settings.pki_settings()?, registry.clone())
             .await
             .context("cannot open the PKI")?,
     );
-    // The ledger needs a Fabric connection; until one exists the registry is absent: enrolment
-    // answers "ledger unavailable", the Devices page says so, and auto-ban cannot act.
-    let registry = None;
     let mut dashboard =
         DashboardState::new(store.clone(), operators, sessions).with_pki(pki.clone());
+    if let Some(registry) = &registry {
+        dashboard = dashboard.with_registry(registry.clone());
+    }
     if let Some(url) = &settings.sink_url {
         let sink = cloud_sink::SinkClient::new(url)
             .with_context(|| format!("sink URL {url:?} is not usable"))?

@@ -1,7 +1,7 @@
 //! What the centre needs from the device registry on the ledger: reads, history, ban, unban and the virtual IP.
 //!
-//! The Fabric implementation (queries and admin-signed transactions) plugs in here; until one is
-//! configured the dashboard says the ledger is not connected.
+//! The Fabric implementation is [`crate::fabric_registry::FabricRegistry`] (queries and
+//! admin-signed transactions); when no ledger is configured the dashboard says it is not connected.
 
 use std::future::Future;
 use std::net::IpAddr;

@@ -1,6 +1,7 @@
 //! The whole centre in-process: operators' listener on plain HTTP (the loopback development
 //! mode), validators' listener on mutual TLS, over real SQLite files and a real CA, with the
-//! `MemoryRegistry` test double standing in for the ledger. Tasks are aborted on drop.
+//! `MemoryRegistry` test double standing in for the ledger (or, with [`Centre::start_on`], any
+//! registry, such as `FabricRegistry` on fabric-client's GatewayDouble). Tasks are aborted on drop.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,14 +14,15 @@ use vpn_centre::enrol_api::EnrolBody;
 use vpn_centre::http::{AppState, DEFAULT_BODY_LIMIT};
 use vpn_centre::metrics::Metrics;
 use vpn_centre::pki::{CentrePki, PkiSettings};
+use vpn_centre::registry::RegistryView;
 use vpn_centre::tls_listener::serve_tls;
 use vpn_centre::{TlsIdentity, WarningClient};
 
 use super::dashboard_server::state;
 use super::memory_registry::{MemoryRegistry, gateway};
 
-pub struct Centre {
-    pub registry: Arc<MemoryRegistry>,
+pub struct Centre<R = MemoryRegistry> {
+    pub registry: Arc<R>,
     pub pki: Arc<CentrePki>,
     pub url: String,
     pub addr: SocketAddr,
@@ -28,7 +30,7 @@ pub struct Centre {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-impl Drop for Centre {
+impl<R> Drop for Centre<R> {
     fn drop(&mut self) {
         for t in &self.tasks {
             t.abort();
@@ -45,7 +47,7 @@ pub fn unenrolled(uuid: &str, node_type: NodeType) -> DeviceRecord {
     }
 }
 
-pub async fn pki_in(dir: &Path, registry: Option<Arc<MemoryRegistry>>) -> CentrePki {
+pub async fn pki_in(dir: &Path, registry: Option<Arc<dyn RegistryView>>) -> CentrePki {
     let settings = PkiSettings {
         dir: dir.join("pki"),
         networks: vec![
@@ -54,14 +56,26 @@ pub async fn pki_in(dir: &Path, registry: Option<Arc<MemoryRegistry>>) -> Centre
         ],
         enrolment: vpn_pki::EnrolmentConfig::default(),
     };
-    let registry = registry.map(|r| r as Arc<dyn vpn_centre::registry::RegistryView>);
     CentrePki::open(&settings, registry).await.unwrap()
 }
 
 impl Centre {
     pub async fn start(dir: &Path, policy: AutoBanPolicy) -> Self {
-        let registry = Arc::new(MemoryRegistry::default());
-        let pki = Arc::new(pki_in(dir, Some(registry.clone())).await);
+        Self::start_on(dir, policy, Arc::new(MemoryRegistry::default())).await
+    }
+
+    /// Registers `uuid` as `node_type`, issues a token and enrols over HTTP with a fresh key.
+    pub async fn enrol(&self, uuid: &str, node_type: NodeType) -> TlsIdentity {
+        self.registry.register(unenrolled(uuid, node_type));
+        self.enrol_registered(uuid).await
+    }
+}
+
+impl<R: RegistryView + 'static> Centre<R> {
+    /// The centre with `registry` as its ledger.
+    pub async fn start_on(dir: &Path, policy: AutoBanPolicy, registry: Arc<R>) -> Self {
+        let view: Arc<dyn RegistryView> = registry.clone();
+        let pki = Arc::new(pki_in(dir, Some(view)).await);
         let dashboard = state(dir, false)
             .with_registry(registry.clone())
             .with_pki(pki.clone());
@@ -104,12 +118,6 @@ impl Centre {
             mtls_url: format!("https://{mtls_addr}"),
             tasks,
         }
-    }
-
-    /// Registers `uuid` as `node_type`, issues a token and enrols over HTTP with a fresh key.
-    pub async fn enrol(&self, uuid: &str, node_type: NodeType) -> TlsIdentity {
-        self.registry.register(unenrolled(uuid, node_type));
-        self.enrol_registered(uuid).await
     }
 
     pub async fn enrol_registered(&self, uuid: &str) -> TlsIdentity {

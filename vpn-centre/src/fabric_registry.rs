@@ -1,0 +1,212 @@
+//! `FabricRegistry`: the device registry on the ledger, read and written as the centre's Fabric admin identity.
+//!
+//! Reads are evaluated (`ListDevices`, `GetDevice`, `GetDeviceHistory`); bans, unbans and virtual
+//! IPs are submitted transactions (`BanDevice`, `UnbanDevice`, `UpdateDevice`) that return once
+//! committed, so what the dashboard shows next is what validators will enforce.
+
+use std::net::IpAddr;
+
+use device_record::{DeviceRecord, DeviceRequest};
+use device_registry::ContractError;
+use device_registry::contract::{DevicePage, HistoryEntry as ContractHistoryEntry};
+use fabric_client::{Contract, GatewayError};
+use tonic::Code;
+use vpn_pki::{LedgerError, RegistryLedger};
+
+use crate::ledger_bridge::ledger_error;
+use crate::ledger_connection::{LedgerConnectError, LedgerSettings, connect};
+use crate::registry::{HistoryEntry, RegistryError, RegistryFuture, RegistryView};
+
+/// Records per `ListDevices` call (the contract allows up to 1000).
+const PAGE_SIZE: u32 = 500;
+
+/// The registry chaincode as the centre uses it.
+pub struct FabricRegistry {
+    contract: Contract,
+}
+
+impl FabricRegistry {
+    /// Uses `contract`; its network's identity signs every request and must be a registry admin
+    /// for bans, unbans and virtual IPs.
+    pub fn new(contract: Contract) -> Self {
+        Self { contract }
+    }
+
+    /// Builds the registry from `network.json`, an organisation and an identity; does not dial yet.
+    pub fn from_settings(settings: &LedgerSettings) -> Result<Self, LedgerConnectError> {
+        let connection = connect(settings)?;
+        Ok(Self::new(connection.network.contract(connection.chaincode)))
+    }
+
+    async fn evaluate(&self, function: &str, args: &[&[u8]]) -> Result<Vec<u8>, GatewayError> {
+        self.contract.evaluate(function, args).await
+    }
+
+    async fn submit_record(
+        &self,
+        uuid: &str,
+        function: &str,
+        args: &[&[u8]],
+    ) -> Result<DeviceRecord, RegistryError> {
+        let done = self
+            .contract
+            .submit(function, args)
+            .await
+            .map_err(|e| registry_error(&e, uuid))?;
+        parse_record(function, &done.payload)
+    }
+
+    async fn read_device(&self, uuid: &str) -> Result<Option<DeviceRecord>, RegistryError> {
+        match self.evaluate("GetDevice", &[uuid.as_bytes()]).await {
+            Ok(bytes) => parse_record("GetDevice", &bytes).map(Some),
+            Err(e) => match registry_error(&e, uuid) {
+                RegistryError::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+}
+
+fn parse_record(function: &str, bytes: &[u8]) -> Result<DeviceRecord, RegistryError> {
+    DeviceRecord::from_json(bytes).map_err(|e| {
+        RegistryError::Refused(format!(
+            "{function} answered a malformed record ({e}); check the chaincode version"
+        ))
+    })
+}
+
+/// Sorts a Gateway failure into what the caller can do about it: the contract's "not registered"
+/// is `NotFound`, an unreachable peer is `Unavailable`, anything else the ledger refused.
+pub(crate) fn registry_error(e: &GatewayError, uuid: &str) -> RegistryError {
+    // Built from the contract's own error type, so the text cannot drift from what it sends.
+    let not_registered = ContractError::NotFound {
+        uuid: uuid.to_string(),
+    }
+    .to_string();
+    match e {
+        GatewayError::Connect { .. } => RegistryError::Unavailable(e.to_string()),
+        _ => match e.peer_status() {
+            Some(s)
+                if s.message.contains(&not_registered)
+                    || s.details
+                        .iter()
+                        .any(|d| d.message.contains(&not_registered)) =>
+            {
+                RegistryError::NotFound(uuid.to_string())
+            }
+            Some(s) if matches!(s.code, Code::Unavailable | Code::DeadlineExceeded) => {
+                RegistryError::Unavailable(e.to_string())
+            }
+            _ => RegistryError::Refused(e.to_string()),
+        },
+    }
+}
+
+impl RegistryView for FabricRegistry {
+    fn list(&self) -> RegistryFuture<'_, Vec<DeviceRecord>> {
+        Box::pin(async move {
+            let page_size = PAGE_SIZE.to_string();
+            let mut bookmark = String::new();
+            let mut records = Vec::new();
+            loop {
+                let bytes = self
+                    .evaluate("ListDevices", &[page_size.as_bytes(), bookmark.as_bytes()])
+                    .await
+                    .map_err(|e| registry_error(&e, ""))?;
+                let page: DevicePage = serde_json::from_slice(&bytes).map_err(|e| {
+                    RegistryError::Refused(format!(
+                        "ListDevices answered a malformed page ({e}); check the chaincode version"
+                    ))
+                })?;
+                records.extend(page.records);
+                if page.bookmark.is_empty() {
+                    // The contract pages in key order; sort anyway, the trait promises UUID order.
+                    records.sort_by(|a, b| a.uuid.cmp(&b.uuid));
+                    return Ok(records);
+                }
+                bookmark = page.bookmark;
+            }
+        })
+    }
+
+    fn get<'a>(&'a self, uuid: &'a str) -> RegistryFuture<'a, Option<DeviceRecord>> {
+        Box::pin(self.read_device(uuid))
+    }
+
+    fn history<'a>(&'a self, uuid: &'a str) -> RegistryFuture<'a, Vec<HistoryEntry>> {
+        Box::pin(async move {
+            let bytes = self
+                .evaluate("GetDeviceHistory", &[uuid.as_bytes()])
+                .await
+                .map_err(|e| registry_error(&e, uuid))?;
+            let entries: Vec<ContractHistoryEntry> =
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    RegistryError::Refused(format!(
+                        "GetDeviceHistory answered a malformed history ({e}); check the chaincode version"
+                    ))
+                })?;
+            Ok(entries
+                .into_iter()
+                .map(|e| HistoryEntry {
+                    tx_id: e.tx_id,
+                    timestamp: e.timestamp,
+                    record: e.record,
+                })
+                .collect())
+        })
+    }
+
+    fn ban<'a>(&'a self, uuid: &'a str, reason: &'a str) -> RegistryFuture<'a, DeviceRecord> {
+        Box::pin(async move {
+            self.submit_record(uuid, "BanDevice", &[uuid.as_bytes(), reason.as_bytes()])
+                .await
+        })
+    }
+
+    fn unban<'a>(&'a self, uuid: &'a str) -> RegistryFuture<'a, DeviceRecord> {
+        Box::pin(async move {
+            self.submit_record(uuid, "UnbanDevice", &[uuid.as_bytes()])
+                .await
+        })
+    }
+
+    fn set_virtual_ip<'a>(&'a self, uuid: &'a str, ip: IpAddr) -> RegistryFuture<'a, DeviceRecord> {
+        Box::pin(async move {
+            let record = self
+                .read_device(uuid)
+                .await?
+                .ok_or_else(|| RegistryError::NotFound(uuid.to_string()))?;
+            if record.virtual_ip.parse::<IpAddr>().ok() == Some(ip) {
+                return Ok(record);
+            }
+            // UpdateDevice replaces role, IP, key and labels: everything but the IP is sent back
+            // unchanged. A concurrent change to the record fails this transaction's read check.
+            let request = DeviceRequest {
+                uuid: record.uuid.clone(),
+                node_type: record.node_type,
+                virtual_ip: ip.to_string(),
+                public_key: record.public_key.clone(),
+                labels: record.labels.clone(),
+            };
+            let body = serde_json::to_vec(&request).map_err(|e| {
+                RegistryError::Refused(format!("cannot encode the update of {uuid}: {e}"))
+            })?;
+            self.submit_record(uuid, "UpdateDevice", &[body.as_slice()])
+                .await
+        })
+    }
+}
+
+/// Enrolment's ledger steps straight on the ledger (the same calls as [`RegistryView`]).
+impl RegistryLedger for FabricRegistry {
+    async fn get_device(&self, uuid: &str) -> Result<Option<DeviceRecord>, LedgerError> {
+        self.read_device(uuid).await.map_err(ledger_error)
+    }
+
+    async fn set_virtual_ip(&self, uuid: &str, ip: IpAddr) -> Result<(), LedgerError> {
+        RegistryView::set_virtual_ip(self, uuid, ip)
+            .await
+            .map(|_| ())
+            .map_err(ledger_error)
+    }
+}
