@@ -12,8 +12,8 @@ pub const METHOD: &str = "telemetry.submit";
 pub const CODE_REPLAY: i64 = 1005;
 
 /// Codes that will never succeed on a resend: unknown device, not a gateway, banned,
-/// signature invalid, oversized, malformed.
-pub const PERMANENT_CODES: [i64; 6] = [1001, 1002, 1003, 1004, 1006, 1007];
+/// signature invalid, oversized, malformed, certificate does not match the device.
+pub const PERMANENT_CODES: [i64; 7] = [1001, 1002, 1003, 1004, 1006, 1007, 1008];
 
 /// One `telemetry.submit` call.
 pub fn request(id: u64, jws: &str) -> Value {
@@ -128,7 +128,7 @@ mod tests {
             ))),
             Outcome::Delivered
         );
-        for code in [1001, 1003, 1004, 1005, 1007] {
+        for code in [1001, 1003, 1004, 1005, 1007, 1008] {
             let r = resp(&format!(
                 r#"{{"jsonrpc":"2.0","id":1,"error":{{"code":{code},"message":"x"}}}}"#
             ));

@@ -1,7 +1,7 @@
 //! Delivers queued messages in order to the current validator, failing over and backing off.
 //!
 //! A message leaves the queue only when a validator settled it: accepted, refused for good
-//! (codes 1001-1004, 1006, 1007: logged and counted) or reported as a replay (1005: it was
+//! (codes 1001-1004, 1006-1008: logged and counted) or reported as a replay (1005: it was
 //! already delivered). Anything else keeps it queued and moves on to the next validator.
 
 use std::sync::Arc;
