@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use crate::api::{
     CountsResponse, ErrorBody, IngestResponse, TelemetryQuery, TelemetryRecord, TelemetryResponse,
 };
-use crate::connector::{SinkConnector, tls_failure};
+use crate::connector::{SinkConnector, TlsFailureSlot, tls_failure};
 
 /// Default time allowed for one request, connection included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -160,10 +160,12 @@ impl SinkClientBuilder {
             Some("https") => SinkConnector::tls(self.tls_config(&base)?),
             _ => return Err(bad("must start with http:// or https://")),
         };
+        let tls_failures = connector.failures();
         let http = Client::builder(TokioExecutor::new()).build(connector);
         Ok(SinkClient {
             base,
             http,
+            tls_failures,
             timeout: self.timeout,
         })
     }
@@ -219,6 +221,7 @@ fn without_identity(ca_pem: &str) -> Result<rustls::ClientConfig, String> {
 pub struct SinkClient {
     base: String,
     http: Client<SinkConnector, Full<Bytes>>,
+    tls_failures: TlsFailureSlot,
     timeout: Duration,
 }
 
@@ -299,7 +302,12 @@ impl SinkClient {
             url: url.clone(),
             reason,
         };
-        let failed = |e: hyper_util::client::legacy::Error| match tls_failure(&e) {
+        // A refused TLS 1.3 client certificate may surface only as a dead connection;
+        // the connector kept the alert that killed it.
+        let failed = |e: hyper_util::client::legacy::Error| match tls_failure(&e)
+            .cloned()
+            .or_else(|| self.tls_failures.take_recent())
+        {
             Some(tls) => SinkError::Tls {
                 url: url.clone(),
                 reason: tls.to_string(),

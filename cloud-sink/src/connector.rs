@@ -3,8 +3,9 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use hyper::Uri;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
@@ -18,11 +19,40 @@ use tokio_rustls::client::TlsStream;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// How long a connection's TLS failure stays attributable to a request that failed after it.
+const TLS_FAILURE_MEMORY: Duration = Duration::from_secs(5);
+
+/// The TLS error that last ended one of a client's connections, with when it happened.
+///
+/// With TLS 1.3 the server checks the client certificate after the client has finished its
+/// handshake, so the refusal arrives as an alert on the first read. hyper then often reports
+/// only "connection was not ready"; this slot keeps the alert so the client can name it.
+#[derive(Clone, Default)]
+pub struct TlsFailureSlot(Arc<Mutex<Option<(Instant, rustls::Error)>>>);
+
+impl TlsFailureSlot {
+    fn record(&self, error: &rustls::Error) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some((Instant::now(), error.clone()));
+        }
+    }
+
+    /// The failure recorded within the last few seconds, taken out of the slot.
+    pub fn take_recent(&self) -> Option<rustls::Error> {
+        let mut slot = self.0.lock().ok()?;
+        match slot.take() {
+            Some((at, error)) if at.elapsed() <= TLS_FAILURE_MEMORY => Some(error),
+            _ => None,
+        }
+    }
+}
+
 /// Opens connections for one sink client; with a TLS configuration every connection is TLS.
 #[derive(Clone)]
 pub struct SinkConnector {
     tcp: HttpConnector,
     tls: Option<TlsConnector>,
+    failures: TlsFailureSlot,
 }
 
 impl SinkConnector {
@@ -30,6 +60,7 @@ impl SinkConnector {
         Self {
             tcp: HttpConnector::new(),
             tls: None,
+            failures: TlsFailureSlot::default(),
         }
     }
 
@@ -40,7 +71,13 @@ impl SinkConnector {
         Self {
             tcp,
             tls: Some(TlsConnector::from(Arc::new(config))),
+            failures: TlsFailureSlot::default(),
         }
+    }
+
+    /// Where this connector's connections leave the TLS error that ended them.
+    pub fn failures(&self) -> TlsFailureSlot {
+        self.failures.clone()
     }
 }
 
@@ -56,6 +93,7 @@ impl tower_service::Service<Uri> for SinkConnector {
     fn call(&mut self, uri: Uri) -> Self::Future {
         let connecting = self.tcp.call(uri.clone());
         let tls = self.tls.clone();
+        let failures = self.failures.clone();
         Box::pin(async move {
             let tcp = connecting.await?.into_inner();
             let Some(tls) = tls else {
@@ -65,8 +103,16 @@ impl tower_service::Service<Uri> for SinkConnector {
             let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
             let name = ServerName::try_from(host.to_owned())
                 .map_err(|e| format!("{host:?} is not a usable TLS server name: {e}"))?;
-            let stream = tls.connect(name, tcp).await?;
-            Ok(TokioIo::new(SinkStream::Tls(Box::new(stream))))
+            let stream = match tls.connect(name, tcp).await {
+                Ok(stream) => stream,
+                Err(e) => {
+                    if let Some(tls) = tls_failure(&e) {
+                        failures.record(tls);
+                    }
+                    return Err(e.into());
+                }
+            };
+            Ok(TokioIo::new(SinkStream::Tls(Box::new(stream), failures)))
         })
     }
 }
@@ -74,7 +120,7 @@ impl tower_service::Service<Uri> for SinkConnector {
 /// One open connection to the sink.
 pub enum SinkStream {
     Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<TcpStream>>, TlsFailureSlot),
 }
 
 impl Connection for SinkStream {
@@ -91,7 +137,15 @@ impl AsyncRead for SinkStream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Self::Tls(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s, failures) => {
+                let polled = Pin::new(s).poll_read(cx, buf);
+                if let Poll::Ready(Err(e)) = &polled
+                    && let Some(tls) = tls_failure(e)
+                {
+                    failures.record(tls);
+                }
+                polled
+            }
         }
     }
 }
@@ -104,21 +158,21 @@ impl AsyncWrite for SinkStream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Self::Tls(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s, _) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_flush(cx),
-            Self::Tls(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s, _) => Pin::new(s).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Self::Tls(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s, _) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }
