@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use crate::client_auth::{ClientAuthError, ClientAuthSettings};
 use crate::outbound::ClientTls;
-use crate::registry::ledger_connection::LedgerSettings;
 use crate::server::ServerLimits;
 use crate::validator::MessageLimits;
+use fabric_client::LedgerSettings;
 
 /// Everything a validator needs to run. Every field has a default except the TLS files and, while
 /// `client_auth` is on, `client_ca` and `crl_url`.

@@ -27,9 +27,9 @@ pub mod warnings;
 
 pub use app::{RunningValidator, StartError, start};
 pub use config::Config;
+pub use fabric_client::LedgerSettings;
 pub use refusal::{Refusal, code};
 pub use registry::fabric_source::FabricRegistrySource;
-pub use registry::ledger_connection::LedgerSettings;
 pub use registry::source::RegistrySource;
 #[cfg(any(test, feature = "test-double"))]
 pub use registry::static_source::StaticRegistrySource;

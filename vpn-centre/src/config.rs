@@ -223,8 +223,8 @@ impl Config {
     }
 
     /// Where the registry is, when both `network` and `org` are set.
-    pub fn ledger_settings(&self) -> Option<crate::ledger_connection::LedgerSettings> {
-        Some(crate::ledger_connection::LedgerSettings {
+    pub fn ledger_settings(&self) -> Option<fabric_client::LedgerSettings> {
+        Some(fabric_client::LedgerSettings {
             network: self.network.clone()?,
             org: self.org.clone()?,
             identity: self.identity.clone(),

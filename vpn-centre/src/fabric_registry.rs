@@ -9,12 +9,11 @@ use std::net::IpAddr;
 use device_record::{DeviceRecord, DeviceRequest};
 use device_registry::ContractError;
 use device_registry::contract::{DevicePage, HistoryEntry as ContractHistoryEntry};
-use fabric_client::{Contract, GatewayError};
+use fabric_client::{Contract, GatewayError, LedgerConnectError, LedgerSettings, connect};
 use tonic::Code;
 use vpn_pki::{LedgerError, RegistryLedger};
 
 use crate::ledger_bridge::ledger_error;
-use crate::ledger_connection::{LedgerConnectError, LedgerSettings, connect};
 use crate::registry::{HistoryEntry, RegistryError, RegistryFuture, RegistryView};
 
 /// Records per `ListDevices` call (the contract allows up to 1000).

@@ -13,7 +13,6 @@ pub mod enrol_api;
 pub mod fabric_registry;
 pub mod http;
 pub mod ledger_bridge;
-pub mod ledger_connection;
 pub mod metrics;
 pub mod pki;
 pub mod registry;

@@ -34,19 +34,8 @@ impl Gateway {
             endpoint: endpoint.to_string(),
             reason,
         };
-        let uri = if endpoint.contains("://") {
-            endpoint.to_string()
-        } else {
-            format!("https://{endpoint}")
-        };
-        let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(tls_root_pem))
-            .domain_name(tls_server_name);
-        let channel = Endpoint::from_shared(uri)
-            .map_err(|e| fail(format!("not a valid address: {e}")))?
-            .connect_timeout(CONNECT_TIMEOUT)
-            .tls_config(tls)
-            .map_err(|e| fail(format!("TLS settings refused: {e}")))?
+        let channel = peer_endpoint(endpoint, tls_root_pem, tls_server_name)
+            .map_err(fail)?
             .connect()
             .await
             .map_err(|e| fail(error_chain(&e)))?;
@@ -103,6 +92,28 @@ impl Network {
     pub fn contract(&self, chaincode: impl Into<String>) -> Contract {
         Contract::new(self.clone(), chaincode.into())
     }
+}
+
+/// A peer address (`host:port` or a URI) with TLS and the connect timeout set; the error says
+/// why the address or the TLS settings are unusable.
+pub(crate) fn peer_endpoint(
+    endpoint: &str,
+    tls_root_pem: &[u8],
+    tls_server_name: &str,
+) -> Result<Endpoint, String> {
+    let uri = if endpoint.contains("://") {
+        endpoint.to_string()
+    } else {
+        format!("https://{endpoint}")
+    };
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(tls_root_pem))
+        .domain_name(tls_server_name);
+    Endpoint::from_shared(uri)
+        .map_err(|e| format!("not a valid address: {e}"))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tls_config(tls)
+        .map_err(|e| format!("TLS settings refused: {e}"))
 }
 
 /// Every cause in an error's chain: transport errors hide the useful part (TLS, refused) inside.

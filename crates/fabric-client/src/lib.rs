@@ -12,7 +12,8 @@
 //! - [`GatewayError`]: one variant per phase, each carrying the peer's status message and its
 //!   `gateway.ErrorDetail` list ([`PeerStatus`]); an invalid commit is a [`CommitError`].
 //!
-//! [`NetworkFile`] reads `network.json` (see the README). With the `test-double` feature,
+//! [`NetworkFile`] reads `network.json` (see the README); [`connect`] turns it, an organisation
+//! and an [`IdentityChoice`] into a [`Network`]. With the `test-double` feature,
 //! `GatewayDouble` and `DoubleNetwork` provide an in-process test double of a peer's Gateway
 //! service; tests against it do not show conformance with a real peer.
 
@@ -28,6 +29,7 @@ pub mod gateway;
 #[cfg(feature = "test-double")]
 pub mod gateway_double;
 pub mod identity;
+pub mod ledger_connection;
 pub mod low_s;
 pub mod network_json;
 pub mod proposal;
@@ -45,6 +47,9 @@ pub use gateway::{Gateway, Network};
 #[cfg(feature = "test-double")]
 pub use gateway_double::GatewayDouble;
 pub use identity::{Identity, IdentityError, SigningIdentity};
+pub use ledger_connection::{
+    IdentityChoice, LedgerConnectError, LedgerConnection, LedgerSettings, connect, connect_now,
+};
 pub use network_json::{IdentityFiles, NetworkFile, NetworkFileError, Node, Organization};
 pub use proposal::{ChaincodeCall, NONCE_LEN, Proposal, ProposalError, transaction_id};
 pub use sf2c_protos::peer::TxValidationCode;

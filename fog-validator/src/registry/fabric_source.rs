@@ -20,10 +20,12 @@ use std::time::Duration;
 use device_record::{DeviceRecord, EVENT_NAME, RegistryEvent};
 use device_registry::ContractError;
 use device_registry::contract::DevicePage;
-use fabric_client::{ChaincodeEvents, Contract, GatewayError, StartPosition};
+use fabric_client::{
+    ChaincodeEvents, Contract, GatewayError, LedgerConnectError, LedgerSettings, StartPosition,
+    connect,
+};
 use tokio::sync::mpsc;
 
-use super::ledger_connection::{LedgerConnectError, LedgerSettings, connect};
 use super::source::{BoxFuture, EventStream, RegistrySource, SourceError};
 
 /// Records per `ListDevices` call (the contract allows up to 1000).

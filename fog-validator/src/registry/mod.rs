@@ -3,7 +3,6 @@
 pub mod cache;
 pub mod checkpoint;
 pub mod fabric_source;
-pub mod ledger_connection;
 pub mod rate_limit;
 pub mod source;
 #[cfg(any(test, feature = "test-double"))]
