@@ -1,7 +1,10 @@
 //! Test harness: the VPN Centre's PKI (CA, revocation register on SQLite, CRL served over HTTP), HTTPS
-//! JSON-RPC clients with gateway certificates, and in-process real cloud-sink (SQLite) and VPN Centre
-//! (SQLite) servers on 127.0.0.1, each stopped when its guard drops.
+//! JSON-RPC clients with gateway certificates, and in-process real cloud-sink (SQLite; either store in
+//! `stores`) and VPN Centre (SQLite) servers on 127.0.0.1, each stopped when its guard drops.
 #![allow(dead_code)]
+
+pub mod postgres;
+pub mod stores;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
