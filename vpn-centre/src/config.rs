@@ -21,14 +21,8 @@ pub const ENV_ORG: &str = "SF2C_VPN_ORG";
 /// Environment variable overriding `identity`.
 pub const ENV_IDENTITY: &str = "SF2C_VPN_IDENTITY";
 
-/// How logs are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    #[default]
-    Human,
-    Json,
-}
+/// How logs are written (`log_format` in the file, `--log-format` on the command line).
+pub use service_log::LogFormat;
 
 /// Settings of `vpn-centre serve`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

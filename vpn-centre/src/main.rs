@@ -189,7 +189,7 @@ async fn main() -> anyhow::Result<()> {
                 settings.identity = i;
             }
             settings.check()?;
-            init_tracing(settings.log_format);
+            service_log::init(settings.log_format);
             serve(settings).await
         }
         Command::Operator {
@@ -215,7 +215,7 @@ async fn main() -> anyhow::Result<()> {
             identity,
             action,
         } => {
-            init_tracing(cli.log_format.unwrap_or_default());
+            service_log::init(cli.log_format.unwrap_or_default());
             let client = identity.client(&url)?;
             warnings(client, action).await
         }
@@ -224,18 +224,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Cert { action } => pki_commands::cert(action).await,
         Command::Revoke(args) => pki_commands::revoke(args).await,
         Command::Wireguard(args) => pki_commands::wireguard(args).await,
-    }
-}
-
-fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
     }
 }
 
