@@ -1,0 +1,216 @@
+//! The real `edge-gateway run` process against the real fog validator (mutual TLS with certificates
+//! from the VPN Centre's CA) and the real cloud sink on SQLite: messages queued while no validator
+//! was reachable survive a SIGTERM and reach the sink exactly once after the restart.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::real_fog::{CentrePki, SqliteSink, start_validator};
+use common::{ChildGuard, wait_for, write_lines};
+use device_record::NodeType;
+use disk_queue::DiskQueue;
+use edge_gateway::signer::QueuedMessage;
+use fog_validator::StaticRegistrySource;
+use fog_validator::testkit::TestDevice;
+use signed_message::Algorithm;
+use vpn_pki::CertRole;
+
+/// Readings queued while the validator is unreachable, then read after the restart.
+const OFFLINE: i64 = 12;
+const ONLINE: i64 = 3;
+
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn run_gateway(config: &Path) -> ChildGuard {
+    let child = Command::new(env!("CARGO_BIN_EXE_edge-gateway"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    ChildGuard(Some(child))
+}
+
+fn queued(path: &Path) -> u64 {
+    DiskQueue::<QueuedMessage>::open(path)
+        .and_then(|q| q.len())
+        .unwrap_or(0)
+}
+
+/// The gateway's files as enrolment leaves them, and a config reading ndjson from `input`.
+struct GatewayFiles {
+    dir: std::path::PathBuf,
+    toml: String,
+}
+
+impl GatewayFiles {
+    fn new(dir: &Path, pki: &CentrePki, device: &TestDevice, validator: SocketAddr) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(
+            dir.join("signing.pem"),
+            device.key.private_key_pem().unwrap(),
+        )
+        .unwrap();
+        pki.issue_files(dir, "client", &device.uuid, CertRole::Client);
+        let toml = format!(
+            "device_uuid = \"{uuid}\"\n\
+             key_path = {key:?}\n\
+             validators = [\"https://{validator}/\"]\n\
+             ca_path = {ca:?}\n\
+             client_cert_path = {cert:?}\n\
+             client_key_path = {client_key:?}\n\
+             queue_path = {queue:?}\n\
+             batch_size = 4\n\
+             request_timeout_ms = 2000\n\
+             backoff_min_ms = 20\n\
+             backoff_max_ms = 200\n",
+            uuid = device.uuid,
+            key = dir.join("signing.pem").display().to_string(),
+            ca = pki.ca_file.display().to_string(),
+            cert = dir.join("client.pem").display().to_string(),
+            client_key = dir.join("client-key.pem").display().to_string(),
+            queue = dir.join("queue.db").display().to_string(),
+        );
+        GatewayFiles {
+            dir: dir.to_path_buf(),
+            toml,
+        }
+    }
+
+    /// Writes `{name}.toml` reading `readings`, with metrics on `metrics`.
+    fn config(
+        &self,
+        name: &str,
+        readings: std::ops::Range<i64>,
+        metrics: SocketAddr,
+    ) -> std::path::PathBuf {
+        let input = self.dir.join(format!("{name}.ndjson"));
+        let lines: Vec<String> = readings.map(|n| format!(r#"{{"n": {n}}}"#)).collect();
+        if lines.is_empty() {
+            std::fs::write(&input, "").unwrap();
+        } else {
+            write_lines(&input, &lines);
+        }
+        let text = format!(
+            "{}metrics_listen = \"{metrics}\"\n[sensor]\nkind = \"ndjson\"\npath = {:?}\n",
+            self.toml,
+            input.display().to_string()
+        );
+        let path = self.dir.join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn queue(&self) -> std::path::PathBuf {
+        self.dir.join("queue.db")
+    }
+}
+
+/// `GET /metrics` from the gateway's plain metrics listener.
+async fn scrape(addr: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    tcp.read_to_string(&mut text).await.unwrap();
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_restarted_with_a_queue_delivers_each_message_once_through_the_real_validator() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = CentrePki::start(dir.path()).await;
+    let sink = SqliteSink::start(&dir.path().join("sink.db")).await;
+    let device = TestDevice::new(Algorithm::ES256, NodeType::Gateway);
+    let source = Arc::new(StaticRegistrySource::new(vec![device.record.clone()]));
+    // The validator's address is fixed before it runs, so the gateway's config names it.
+    let validator_addr = free_addr();
+    let files = GatewayFiles::new(&dir.path().join("gateway"), &pki, &device, validator_addr);
+
+    // Run 1: nothing listens at the validator's address; every reading waits on disk.
+    let offline = files.config("offline", 0..OFFLINE, free_addr());
+    let gateway = run_gateway(&offline);
+    wait_for(Duration::from_secs(20), "12 queued messages", || {
+        queued(&files.queue()) == OFFLINE as u64
+    })
+    .await;
+    assert!(
+        gateway.terminate().await,
+        "gateway did not exit cleanly on SIGTERM"
+    );
+    assert_eq!(
+        queued(&files.queue()),
+        OFFLINE as u64,
+        "shutdown must keep the queue"
+    );
+
+    // The validator comes up; the gateway restarts with its backlog and a few new readings.
+    let running = start_validator(&pki, dir.path(), validator_addr, &sink.url, source).await;
+    let metrics = free_addr();
+    let online = files.config("online", OFFLINE..OFFLINE + ONLINE, metrics);
+    let gateway = run_gateway(&online);
+    let total = (OFFLINE + ONLINE) as u64;
+    let validator = running.validator.clone();
+    wait_for(Duration::from_secs(30), "every message accepted", || {
+        validator.metrics.accepted.load(Ordering::SeqCst) >= total
+    })
+    .await;
+    wait_for(
+        Duration::from_secs(10),
+        "gateway queue acknowledged",
+        || queued(&files.queue()) == 0,
+    )
+    .await;
+    wait_for(Duration::from_secs(10), "validator spool drained", || {
+        validator.forwarder.depth() == 0
+    })
+    .await;
+    let gateway_metrics = scrape(metrics).await;
+    assert!(gateway.terminate().await, "gateway did not exit cleanly");
+
+    let rows = sink.rows(&device.uuid).await;
+    let readings: Vec<i64> = rows.iter().map(|r| r.data["n"].as_i64().unwrap()).collect();
+    assert_eq!(
+        readings,
+        (0..OFFLINE + ONLINE).collect::<Vec<_>>(),
+        "each reading stored once, in order"
+    );
+    let seqs: Vec<u64> = rows.iter().map(|r| r.seq).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "seqs not contiguous: {seqs:?}"
+    );
+    let m = &running.validator.metrics;
+    assert_eq!(m.accepted.load(Ordering::SeqCst), total);
+    assert_eq!(m.forwarded.load(Ordering::SeqCst), total);
+    assert_eq!(m.forward_duplicates.load(Ordering::SeqCst), 0);
+    let replays = m.refused_count(fog_validator::code::REPLAY);
+    // A resend after a lost answer is refused as a replay; the gateway must not count it again.
+    assert!(
+        gateway_metrics.contains(&format!("edge_gateway_delivered_total {total}\n")),
+        "{gateway_metrics}"
+    );
+    assert_eq!(sink.client.counts().await.unwrap().total, total);
+    println!(
+        "{total} messages ({OFFLINE} queued across the restart) stored once; seqs {}..={}; \
+         replays refused by the validator: {replays}",
+        seqs[0],
+        seqs[seqs.len() - 1]
+    );
+    running.shutdown().await;
+}
