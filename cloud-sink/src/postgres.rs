@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
-use crate::api::{CountsResponse, DeviceCount, IngestResponse, TelemetryRecord};
-use crate::store::{Store, StoreError, parse_data, to_i64, to_u64};
+use crate::api::{CountsResponse, IngestResponse, TelemetryRecord};
+use crate::store::{Store, StoreError, StoredRow, add_count, to_i64};
 
 /// `data` is `json`, not `jsonb`, so the measurements come back exactly as the device sent them.
 const SCHEMA: &str = "
@@ -187,18 +187,16 @@ impl Store for PostgresStore {
         drop(slot);
         rows.iter()
             .map(|row| {
-                let device: String = get(row, 0)?;
-                let seq: i64 = get(row, 1)?;
-                let data: String = get(row, 5)?;
-                Ok(TelemetryRecord {
-                    seq: to_u64(&device, seq, seq)?,
-                    ts_ms: to_u64(&device, seq, get(row, 2)?)?,
-                    received_ms: to_u64(&device, seq, get(row, 3)?)?,
+                StoredRow {
+                    device: get(row, 0)?,
+                    seq: get(row, 1)?,
+                    ts_ms: get(row, 2)?,
+                    received_ms: get(row, 3)?,
                     validator: get(row, 4)?,
-                    data: parse_data(&device, seq, &data)?,
+                    data: get(row, 5)?,
                     message: get(row, 6)?,
-                    device,
-                })
+                }
+                .into_record()
             })
             .collect()
     }
@@ -213,16 +211,7 @@ impl Store for PostgresStore {
         drop(slot);
         let mut counts = CountsResponse::default();
         for row in &rows {
-            let device: String = get(row, 0)?;
-            let rows: i64 = get(row, 1)?;
-            let max_seq: i64 = get(row, 2)?;
-            let rows = to_u64(&device, max_seq, rows)?;
-            counts.total += rows;
-            counts.devices.push(DeviceCount {
-                max_seq: to_u64(&device, max_seq, max_seq)?,
-                device,
-                rows,
-            });
+            add_count(&mut counts, get(row, 0)?, get(row, 1)?, get(row, 2)?)?;
         }
         Ok(counts)
     }

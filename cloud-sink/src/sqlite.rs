@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::api::{CountsResponse, DeviceCount, IngestResponse, TelemetryRecord};
-use crate::store::{Store, StoreError, parse_data, to_i64, to_u64};
+use crate::api::{CountsResponse, IngestResponse, TelemetryRecord};
+use crate::store::{Store, StoreError, StoredRow, add_count, to_i64};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS telemetry (
@@ -170,18 +170,16 @@ impl Store for SqliteStore {
             let mut out = Vec::new();
             while let Some(row) = rows.next().map_err(|e| err("reading a row", e))? {
                 let read = |e| err("reading a column", e);
-                let device: String = row.get(0).map_err(read)?;
-                let seq: i64 = row.get(1).map_err(read)?;
-                let data: String = row.get(5).map_err(read)?;
-                out.push(TelemetryRecord {
-                    seq: to_u64(&device, seq, seq)?,
-                    ts_ms: to_u64(&device, seq, row.get(2).map_err(read)?)?,
-                    received_ms: to_u64(&device, seq, row.get(3).map_err(read)?)?,
+                let stored = StoredRow {
+                    device: row.get(0).map_err(read)?,
+                    seq: row.get(1).map_err(read)?,
+                    ts_ms: row.get(2).map_err(read)?,
+                    received_ms: row.get(3).map_err(read)?,
                     validator: row.get(4).map_err(read)?,
-                    data: parse_data(&device, seq, &data)?,
+                    data: row.get(5).map_err(read)?,
                     message: row.get(6).map_err(read)?,
-                    device,
-                });
+                };
+                out.push(stored.into_record()?);
             }
             Ok(out)
         })
@@ -206,13 +204,7 @@ impl Store for SqliteStore {
             let mut counts = CountsResponse::default();
             for row in rows {
                 let (device, rows, max_seq) = row.map_err(|e| err("reading counts", e))?;
-                let rows = to_u64(&device, max_seq, rows)?;
-                counts.total += rows;
-                counts.devices.push(DeviceCount {
-                    max_seq: to_u64(&device, max_seq, max_seq)?,
-                    device,
-                    rows,
-                });
+                add_count(&mut counts, device, rows, max_seq)?;
             }
             Ok(counts)
         })

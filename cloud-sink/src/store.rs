@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use crate::api::{CountsResponse, IngestResponse, TelemetryRecord};
+use crate::api::{CountsResponse, DeviceCount, IngestResponse, TelemetryRecord};
 use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
 
@@ -139,6 +139,50 @@ impl Store for Database {
     }
 }
 
+/// A telemetry row's columns as either database returns them, before they are checked.
+pub(crate) struct StoredRow {
+    pub device: String,
+    pub seq: i64,
+    pub ts_ms: i64,
+    pub received_ms: i64,
+    pub validator: String,
+    pub data: String,
+    pub message: String,
+}
+
+impl StoredRow {
+    /// The API record; a negative number or data that is not JSON is reported as corrupt.
+    pub(crate) fn into_record(self) -> Result<TelemetryRecord, StoreError> {
+        let (device, seq) = (self.device, self.seq);
+        Ok(TelemetryRecord {
+            seq: to_u64(&device, seq, seq)?,
+            ts_ms: to_u64(&device, seq, self.ts_ms)?,
+            received_ms: to_u64(&device, seq, self.received_ms)?,
+            validator: self.validator,
+            data: parse_data(&device, seq, &self.data)?,
+            message: self.message,
+            device,
+        })
+    }
+}
+
+/// Adds one device's row count and highest seq (as stored, signed) to `counts`.
+pub(crate) fn add_count(
+    counts: &mut CountsResponse,
+    device: String,
+    rows: i64,
+    max_seq: i64,
+) -> Result<(), StoreError> {
+    let rows = to_u64(&device, max_seq, rows)?;
+    counts.total += rows;
+    counts.devices.push(DeviceCount {
+        max_seq: to_u64(&device, max_seq, max_seq)?,
+        device,
+        rows,
+    });
+    Ok(())
+}
+
 /// Clamps an unsigned API value into the signed column type; validation keeps real values in range.
 pub(crate) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
@@ -164,4 +208,67 @@ pub(crate) fn parse_data(
         seq,
         reason: format!("data is not JSON: {e}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> StoredRow {
+        StoredRow {
+            device: "dev".into(),
+            seq: 7,
+            ts_ms: 1_000,
+            received_ms: 1_005,
+            validator: "fog-1".into(),
+            data: r#"{"t":21.5}"#.into(),
+            message: "a.b.c".into(),
+        }
+    }
+
+    #[test]
+    fn stored_row_becomes_the_api_record() {
+        let record = row().into_record().unwrap();
+        assert_eq!((record.device.as_str(), record.seq), ("dev", 7));
+        assert_eq!((record.ts_ms, record.received_ms), (1_000, 1_005));
+        assert_eq!(record.data, serde_json::json!({"t": 21.5}));
+        assert_eq!(
+            (record.validator.as_str(), record.message.as_str()),
+            ("fog-1", "a.b.c")
+        );
+    }
+
+    #[test]
+    fn negative_numbers_and_bad_data_are_corrupt_rows() {
+        let negative = StoredRow {
+            received_ms: -1,
+            ..row()
+        };
+        let err = negative.into_record().unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt { device, seq: 7, reason } if device == "dev" && reason.contains("-1")),
+            "{err:?}"
+        );
+        let bad_data = StoredRow {
+            data: "{".into(),
+            ..row()
+        };
+        let err = bad_data.into_record().unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt { reason, .. } if reason.contains("not JSON")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn counts_add_up_and_refuse_negative_values() {
+        let mut counts = CountsResponse::default();
+        add_count(&mut counts, "a".into(), 3, 9).unwrap();
+        add_count(&mut counts, "b".into(), 2, 4).unwrap();
+        assert_eq!(counts.total, 5);
+        assert_eq!(counts.devices[1].device, "b");
+        assert_eq!((counts.devices[1].rows, counts.devices[1].max_seq), (2, 4));
+        assert!(add_count(&mut counts, "c".into(), -1, 1).is_err());
+        assert!(add_count(&mut counts, "c".into(), 1, -1).is_err());
+    }
 }
