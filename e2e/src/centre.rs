@@ -1,0 +1,202 @@
+//! The VPN Centre in this process, wired as `vpn-centre serve` wires it: the operators' listener
+//! (dashboard, `/v1/enrol`, `/v1/pki/crl`) on plain HTTP (the loopback development mode) and the
+//! validators' warnings listener on mutual TLS, a real CA and SQLite files, auto-ban, and the
+//! registry on the ledger through `FabricRegistry` as the Org1 admin. Tasks are aborted on drop.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fabric_client::LedgerSettings;
+use tokio::task::JoinHandle;
+use vpn_centre::auth::{Operators, SessionConfig};
+use vpn_centre::autoban::AutoBanPolicy;
+use vpn_centre::dashboard::DashboardState;
+use vpn_centre::enforcement::Enforcement;
+use vpn_centre::enrol_api::EnrolBody;
+use vpn_centre::fabric_registry::FabricRegistry;
+use vpn_centre::http::{AppState, DEFAULT_BODY_LIMIT};
+use vpn_centre::metrics::Metrics;
+use vpn_centre::pki::{CentrePki, PkiSettings};
+use vpn_centre::registry::RegistryView;
+use vpn_centre::warnings_store::WarningsStore;
+use vpn_centre::{Warning, WarningClient, WarningFilter};
+
+use crate::device::{Device, Enrolled};
+
+/// The dashboard operator the centre is started with.
+pub const OPERATOR: &str = "olivia";
+pub const PASSWORD: &str = "a long enough operator passphrase";
+/// The IPv4 network enrolment leases virtual addresses from.
+pub const VIRTUAL_NETWORK: &str = "10.8.0.0/24";
+
+pub struct Centre {
+    pub pki: Arc<CentrePki>,
+    pub store: Arc<WarningsStore>,
+    /// Operators' listener (`http://127.0.0.1:port`).
+    pub url: String,
+    /// Validators' mutual-TLS listener (`https://127.0.0.1:port`).
+    pub mtls_url: String,
+    /// The centre's CA certificate, as validators and the sink are given it.
+    pub ca_file: PathBuf,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Centre {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Centre {
+    /// Starts both listeners on 127.0.0.1 with state under `dir`, the ledger reached with `ledger`.
+    pub async fn start(dir: &Path, ledger: &LedgerSettings, policy: AutoBanPolicy) -> Self {
+        let registry = Arc::new(
+            FabricRegistry::from_settings(ledger).expect("FabricRegistry from network.json"),
+        );
+        let view: Arc<dyn RegistryView> = registry.clone();
+        let settings = PkiSettings {
+            dir: dir.join("pki"),
+            networks: vec![VIRTUAL_NETWORK.parse().expect("virtual network")],
+            enrolment: vpn_pki::EnrolmentConfig::default(),
+        };
+        let pki = Arc::new(
+            CentrePki::open(&settings, Some(view.clone()))
+                .await
+                .expect("open the centre's PKI"),
+        );
+        let ca_file = dir.join("centre-ca.pem");
+        std::fs::write(&ca_file, pki.ca_pem()).expect("write the CA certificate");
+
+        let store = Arc::new(
+            WarningsStore::open(&dir.join("warnings.sqlite3")).expect("open the warnings store"),
+        );
+        let operators = Operators::new(dir.join("operators"));
+        operators
+            .add(OPERATOR, PASSWORD)
+            .expect("add the dashboard operator");
+        let sessions = SessionConfig {
+            secure_cookie: false,
+            ..SessionConfig::default()
+        };
+        let dashboard = DashboardState::new(store.clone(), operators, sessions)
+            .with_registry(view.clone())
+            .with_pki(pki.clone());
+        let enforcement = Arc::new(Enforcement::new(Some(view), Some(pki.clone()), policy));
+        let warnings =
+            AppState::authenticated(store.clone(), Arc::new(Metrics::default()), enforcement);
+        let operator = vpn_centre::app::operator_router(dashboard, warnings.clone())
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let validators = vpn_centre::app::validator_router(warnings, DEFAULT_BODY_LIMIT);
+        let own = pki
+            .issue_service(vpn_centre::pki::CENTRE_SERVICE)
+            .await
+            .expect("issue the centre's own certificate");
+        let tls = vpn_pki::server_config(&own.cert_pem, &own.key_pem, pki.verifier())
+            .expect("the centre's mutual-TLS config");
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the operators' listener");
+        let addr = listener.local_addr().expect("operators' address");
+        let mtls = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the validators' listener");
+        let mtls_addr = mtls.local_addr().expect("validators' address");
+        let tasks = vec![
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, operator).await;
+            }),
+            tokio::spawn(vpn_centre::tls_listener::serve_tls(
+                mtls,
+                Arc::new(tls),
+                validators,
+                std::future::pending(),
+            )),
+        ];
+        Self {
+            pki,
+            store,
+            url: format!("http://{addr}"),
+            mtls_url: format!("https://{mtls_addr}"),
+            ca_file,
+            tasks,
+        }
+    }
+
+    /// Where validators and the sink fetch the signed CRL.
+    pub fn crl_url(&self) -> String {
+        format!("{}/v1/pki/crl", self.url)
+    }
+
+    /// Issues a one-time token for `device` and enrols it over HTTP (`POST /v1/enrol`) with a
+    /// fresh TLS key; writes `tls-cert.pem`, `tls-key.pem` and `ca.pem` into the device's folder.
+    pub async fn enrol(&self, device: &mut Device) -> Enrolled {
+        let token = self
+            .pki
+            .issue_token(&device.uuid, Duration::from_secs(600))
+            .await
+            .expect("issue an enrolment token");
+        let key = rcgen::KeyPair::generate().expect("generate a TLS key");
+        let answer = WarningClient::new(&self.url)
+            .expect("client of the operators' listener")
+            .enrol(&EnrolBody {
+                token: token.secret,
+                uuid: device.uuid.clone(),
+                public_key: Some(key.public_key_pem()),
+                csr: None,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("enrolment of {} refused: {e}", device.uuid));
+        let write = |name: &str, text: &str| {
+            let path = device.dir.join(name);
+            std::fs::write(&path, text).expect("write an enrolment file");
+            path
+        };
+        let enrolled = Enrolled {
+            cert: write("tls-cert.pem", &answer.certificate),
+            key: write("tls-key.pem", &key.serialize_pem()),
+            ca: write("ca.pem", &answer.ca),
+            virtual_ip: answer
+                .virtual_ip
+                .v4
+                .map(|ip| ip.to_string())
+                .expect("an IPv4 lease"),
+        };
+        device.enrolled = Some(enrolled.clone());
+        enrolled
+    }
+
+    /// Stored warnings about `device`, newest first.
+    pub fn warnings_about(&self, device: &str) -> Vec<Warning> {
+        let filter = WarningFilter {
+            device: Some(device.into()),
+            ..WarningFilter::default()
+        };
+        self.store
+            .list(&filter, 1000, None)
+            .expect("list warnings")
+            .warnings
+    }
+
+    /// Whether the validators' listener now refuses `device`'s certificate in the TLS handshake
+    /// (the centre installs a new CRL the moment it revokes).
+    pub async fn refuses_tls_of(&self, device: &Device) -> bool {
+        let tls = device.tls();
+        let read = |p: &Path| std::fs::read_to_string(p).expect("read an enrolment file");
+        let identity = vpn_centre::TlsIdentity {
+            ca_pem: read(&tls.ca),
+            cert_pem: read(&tls.cert),
+            key_pem: read(&tls.key),
+        };
+        let client =
+            WarningClient::with_mtls(&self.mtls_url, &identity).expect("mutual-TLS client");
+        matches!(
+            client.count(&WarningFilter::default()).await,
+            Err(vpn_centre::ClientError::Unreachable { .. })
+        )
+    }
+}

@@ -1,0 +1,49 @@
+//! A fog validator started from its enrolled files: mutual TLS with the centre's CA and CRL URL,
+//! the sink and the centre reached over mutual TLS with its own certificate, and the registry read
+//! through `FabricRegistrySource` from the ledger (here the test double) as an Org1 member.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use fog_validator::{Config, FabricRegistrySource, RunningValidator};
+
+use crate::centre::Centre;
+use crate::device::Device;
+use crate::ledger::Ledger;
+
+/// Starts `device` (a registered, enrolled validator) as a fog validator on 127.0.0.1:0.
+pub async fn start(
+    dir: &Path,
+    device: &Device,
+    centre: &Centre,
+    sink_url: &str,
+    ledger: &Ledger,
+) -> RunningValidator {
+    let tls = device.tls();
+    let settings = ledger.settings("client");
+    let mut config = Config {
+        id: format!("fog-{}", &device.uuid[..8]),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        data_dir: dir.join(format!("validator-{}", device.uuid)),
+        sink_url: sink_url.into(),
+        vpn_url: Some(centre.mtls_url.clone()),
+        tls_cert: Some(tls.cert.clone()),
+        tls_key: Some(tls.key.clone()),
+        client_ca: Some(tls.ca.clone()),
+        crl_url: Some(centre.crl_url()),
+        network: Some(settings.network.clone()),
+        org: Some(settings.org.clone()),
+        identity: settings.identity.clone(),
+        ..Config::default()
+    };
+    config.forward.linger_ms = 5;
+    config.replay.flush_ms = 20;
+    let ledger_settings = config.ledger_settings().expect("ledger settings");
+    let source = Arc::new(
+        FabricRegistrySource::from_settings(&ledger_settings)
+            .expect("FabricRegistrySource from network.json"),
+    );
+    fog_validator::start(&config, source)
+        .await
+        .unwrap_or_else(|e| panic!("validator {} did not start: {e}", device.uuid))
+}
