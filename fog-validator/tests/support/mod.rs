@@ -218,6 +218,19 @@ pub async fn try_post(
     addr: SocketAddr,
     body: Vec<u8>,
 ) -> Result<(u16, Bytes), String> {
+    // A stuck exchange fails the test with a reason instead of hanging the suite.
+    tokio::time::timeout(Duration::from_secs(20), try_post_once(client, addr, body))
+        .await
+        .unwrap_or_else(|_| {
+            Err("no answer within 20 s (connection neither answered nor closed)".into())
+        })
+}
+
+async fn try_post_once(
+    client: &Client,
+    addr: SocketAddr,
+    body: Vec<u8>,
+) -> Result<(u16, Bytes), String> {
     let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let connector = tokio_rustls::TlsConnector::from(client.config.clone());
     let stream = connector
