@@ -1,0 +1,12 @@
+//! Test harnesses shared by the workspace's tests; setup failures panic saying what failed.
+//!
+//! Everything here starts real software on 127.0.0.1 and stops it by PID when its guard drops:
+//! [`postgres`] a throwaway PostgreSQL server, [`browser`] (feature `browser`) chromedriver and
+//! headless Chromium. [`port`] finds free loopback ports.
+
+#[cfg(feature = "browser")]
+pub mod browser;
+pub mod port;
+pub mod postgres;
+
+pub use port::free_port;
