@@ -4,8 +4,7 @@
 //! Without `--postgres` a throwaway PostgreSQL server is started (same harness as the tests).
 //! Baseline printed beside it: the same rows one per batch (one transaction per row).
 
-#[path = "../tests/support/postgres.rs"]
-mod pg;
+use test_support::postgres as pg;
 
 use std::sync::Arc;
 use std::time::Instant;

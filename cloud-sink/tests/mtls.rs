@@ -386,7 +386,7 @@ async fn binary_serves_https_from_flags_and_refuses_unsafe_setups() {
     let settings = pki.sink_settings(&crl_url, Duration::from_secs(1));
     let db = tempfile::tempdir().unwrap();
     let database = format!("sqlite:{}", db.path().join("sink.db").display());
-    let port = support::postgres::free_port();
+    let port = test_support::free_port();
     let listen = format!("127.0.0.1:{port}");
     let path = |p: &PathBuf| p.display().to_string();
     let (cert, key, ca) = (

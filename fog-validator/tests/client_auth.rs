@@ -250,7 +250,10 @@ async fn without_a_first_crl_the_validator_does_not_start() {
     let w = world().await;
     let data = w.dir.path().join("validator");
     let mut cfg = config(&w.pki, &data, w.sink.url(), None);
-    cfg.crl_url = Some(format!("http://127.0.0.1:{}/v1/pki/crl", free_port()));
+    cfg.crl_url = Some(format!(
+        "http://127.0.0.1:{}/v1/pki/crl",
+        test_support::free_port()
+    ));
     let err = match fog_validator::start(&cfg, w.source.clone()).await {
         Err(e) => e,
         Ok(_) => panic!("started without a CRL"),

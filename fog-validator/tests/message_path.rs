@@ -375,7 +375,7 @@ async fn replays_stay_refused_after_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sink_down_then_up_stores_every_accepted_message_once() {
     let mut w = world().await;
-    let port = free_port();
+    let port = test_support::free_port();
     let sink_url = format!("http://127.0.0.1:{port}");
     let data = w._dir.path().join("validator");
     let running = start(&config(&w.pki, &data, sink_url, None), w.source.clone()).await;

@@ -1,8 +1,6 @@
 //! Shared test harness: real databases, an in-process sink, the sink binary as a child process.
 #![allow(dead_code)]
 
-pub mod postgres;
-
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +10,7 @@ use cloud_sink::server::Server;
 use cloud_sink::{Database, SinkClient, TelemetryRecord};
 use serde_json::json;
 
-use self::postgres::PgServer;
+use test_support::postgres::PgServer;
 
 /// A real database a test runs against, removed when dropped.
 pub enum Backend {
@@ -89,7 +87,7 @@ pub struct SinkProcess {
 
 impl SinkProcess {
     pub async fn start(database_url: &str) -> Self {
-        let port = postgres::free_port();
+        let port = test_support::free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_cloud-sink"))
             .args([
                 "serve",

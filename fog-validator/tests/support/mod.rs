@@ -3,7 +3,6 @@
 //! `stores`) and VPN Centre (SQLite) servers on 127.0.0.1, each stopped when its guard drops.
 #![allow(dead_code)]
 
-pub mod postgres;
 pub mod stores;
 
 use std::net::SocketAddr;
@@ -295,15 +294,6 @@ pub async fn submit_batch(client: &Client, addr: SocketAddr, messages: &[String]
 /// The error code of a JSON-RPC response, if it is an error.
 pub fn error_code(response: &Value) -> Option<i64> {
     response["error"]["code"].as_i64()
-}
-
-/// A free port on 127.0.0.1 (bound then released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A real cloud sink on SQLite, served in-process; stops when dropped.

@@ -10,7 +10,7 @@ use cloud_sink::http::{App, Limits};
 use cloud_sink::server::Server;
 use tokio::sync::oneshot;
 
-use super::postgres::PgServer;
+use test_support::postgres::PgServer;
 
 /// A database the sink stores into; removed (or stopped) when dropped.
 pub enum SinkStore {
