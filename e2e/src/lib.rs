@@ -11,7 +11,6 @@
 //!
 //! Setup failures panic with what failed: this crate is test scaffolding and is never published.
 
-pub mod browser;
 pub mod centre;
 pub mod chain;
 pub mod device;

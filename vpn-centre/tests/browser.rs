@@ -4,100 +4,14 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use cloud_sink::TelemetryRecord;
 use common::dashboard_server::{DashboardServer, OPERATOR, PASSWORD, state};
 use common::memory_registry::{MemoryRegistry, gateway};
 use common::{DEVICE_A, DEVICE_B, sample};
-use fantoccini::{Client, ClientBuilder, Locator};
+use test_support::browser::{ChromeDriver, Locator, screenshot, text_of, wait_text};
 use vpn_centre::{WarningClient, WarningFilter};
-
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// A chromedriver process on a free loopback port; killed by PID when dropped.
-struct ChromeDriver {
-    child: Child,
-    port: u16,
-}
-
-impl ChromeDriver {
-    fn start() -> Self {
-        assert!(
-            std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
-            "this test needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver"
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let driver = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not listen within 20 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        driver
-    }
-}
-
-impl Drop for ChromeDriver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn artifacts() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/browser-artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn screenshot(browser: &Client, name: &str) {
-    let png = browser.screenshot().await.unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
-    std::fs::write(artifacts().join(name), png).unwrap();
-}
-
-async fn text_of(browser: &Client, css: &str) -> String {
-    match browser.find(Locator::Css(css)).await {
-        Ok(e) => e.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-/// Polls until `check` holds for the text of `css`, or fails after `secs`.
-async fn wait_text(browser: &Client, css: &str, secs: u64, check: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let text = text_of(browser, css).await;
-        if check(&text) {
-            return text;
-        }
-        if Instant::now() >= deadline {
-            let page = browser.source().await.unwrap_or_default();
-            panic!("{css} never matched; last text: {text:?}; page:\n{page}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// A real cloud sink over SQLite in `dir`, with one accepted record; runs until the test ends.
 async fn sink_with_one_record(dir: &std::path::Path) -> String {
@@ -154,30 +68,7 @@ async fn an_operator_watches_deletes_and_bans_in_chromium() {
 
     let driver = ChromeDriver::start();
     let profile = tempfile::tempdir().unwrap();
-    let args = serde_json::json!([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,900",
-        format!("--user-data-dir={}", profile.path().display()),
-    ]);
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), "chrome".into());
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({ "binary": CHROMIUM, "args": args }),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let browser = ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("cannot start a Chromium session through chromedriver");
+    let browser = driver.session(profile.path()).await;
 
     // Log in.
     browser
