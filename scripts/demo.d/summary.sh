@@ -1,0 +1,36 @@
+# shellcheck shell=bash
+# The demo's live summary: each validator's counters from its ops /metrics, the cloud sink's rows
+# and the VPN Centre's warnings (both read over mutual TLS with the demo's operator-tools
+# certificate). Needs BIN, VALIDATOR_OPS (array "name port"), SINK_URL, CENTRE_MTLS_URL, TOOLS.
+
+# validator_line NAME PORT: "fog-1 accepted=12 refused: 1004=3" from the validator's metrics.
+validator_line() {
+  local name=$1 port=$2 metrics
+  if ! metrics=$(curl -fsS --max-time 2 "http://127.0.0.1:$port/metrics" 2>/dev/null); then
+    echo "  $name  (metrics unreachable on 127.0.0.1:$port)"
+    return
+  fi
+  awk -v name="$name" '
+    /^fog_validator_accepted_total / { accepted = $2 }
+    /^fog_validator_refused_total\{/ {
+      match($0, /code="[^"]*"/); code = substr($0, RSTART + 6, RLENGTH - 7)
+      refused = refused " " code "=" $2
+    }
+    END { printf "  %-6s accepted=%d refused:%s\n", name, accepted, (refused == "" ? " none" : refused) }
+  ' <<<"$metrics"
+}
+
+# print_summary: one block of the live summary.
+print_summary() {
+  local entry rows warnings
+  echo "[$(date +%H:%M:%S)] summary"
+  for entry in "${VALIDATOR_OPS[@]}"; do
+    # shellcheck disable=SC2086 # entry is "name port"
+    validator_line $entry
+  done
+  rows=$("$BIN/cloud-sink" counts --sink "$SINK_URL" --ca "$TOOLS/ca.pem" --cert "$TOOLS/cert.pem" \
+    --key "$TOOLS/key.pem" 2>/dev/null | jq -r .total 2>/dev/null) || rows="?"
+  warnings=$("$BIN/vpn-centre" warnings --url "$CENTRE_MTLS_URL" --ca "$TOOLS/ca.pem" \
+    --cert "$TOOLS/cert.pem" --key "$TOOLS/key.pem" count 2>/dev/null) || warnings="?"
+  echo "  sink rows=${rows:-?}  centre warnings=${warnings:-?}  dashboard $CENTRE_URL/"
+}
