@@ -10,7 +10,7 @@ use cloud_sink::TelemetryRecord;
 use common::dashboard_server::{DashboardServer, OPERATOR, PASSWORD, state};
 use common::memory_registry::{MemoryRegistry, gateway};
 use common::{DEVICE_A, DEVICE_B, sample};
-use test_support::browser::{ChromeDriver, Locator, screenshot, text_of, wait_text};
+use test_support::browser::{ChromeDriver, click, screenshot, text_of, type_into, wait_text};
 use vpn_centre::{WarningClient, WarningFilter};
 
 /// A real cloud sink over SQLite in `dir`, with one accepted record; runs until the test ends.
@@ -84,27 +84,9 @@ async fn an_operator_watches_deletes_and_bans_in_chromium() {
             .ends_with("/login")
     );
     screenshot(&browser, "login.png").await;
-    browser
-        .find(Locator::Css("input[name=username]"))
-        .await
-        .unwrap()
-        .send_keys(OPERATOR)
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("form.login button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "input[name=username]", OPERATOR).await;
+    type_into(&browser, "input[name=password]", PASSWORD).await;
+    click(&browser, "form.login button").await;
     wait_text(&browser, "h1", 15, |t| t == "Warnings").await;
 
     // A validator reports a warning; it appears without a reload.
@@ -137,13 +119,7 @@ async fn an_operator_watches_deletes_and_bans_in_chromium() {
     screenshot(&browser, "warnings.png").await;
 
     // Delete it from the page.
-    browser
-        .find(Locator::Css(&format!("{row} button")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, &format!("{row} button")).await;
     wait_text(&browser, "#warnings-live", 10, |t| {
         t.contains("No warnings")
     })
@@ -171,20 +147,8 @@ async fn an_operator_watches_deletes_and_bans_in_chromium() {
         .unwrap();
     let dev = format!("#device-{DEVICE_A}");
     assert_eq!(text_of(&browser, &format!("{dev} .state")).await, "active");
-    browser
-        .find(Locator::Css(&format!("{dev} input[name=reason]")))
-        .await
-        .unwrap()
-        .send_keys("key leaked")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css(&format!("{dev} button[name=ban]")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, &format!("{dev} input[name=reason]"), "key leaked").await;
+    click(&browser, &format!("{dev} button[name=ban]")).await;
     wait_text(&browser, &format!("{dev} .state"), 10, |t| {
         t.starts_with("banned")
     })
@@ -199,13 +163,7 @@ async fn an_operator_watches_deletes_and_bans_in_chromium() {
     screenshot(&browser, "devices.png").await;
 
     // Its history shows registration and the ban.
-    browser
-        .find(Locator::Css(&format!("{dev} a")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, &format!("{dev} a")).await;
     let history = wait_text(&browser, "table.history", 10, |t| t.contains("banned")).await;
     assert!(history.contains("registered"), "{history}");
     assert!(history.contains("key leaked"), "{history}");
