@@ -18,4 +18,3 @@ pub mod gateway;
 pub mod ledger;
 pub mod sink;
 pub mod validator;
-pub mod wait;

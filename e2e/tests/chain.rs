@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use e2e::chain::{Chain, Fog};
 use e2e::gateway::{self, HeldConnection, Outcome};
-use e2e::wait::until;
 use fog_validator::code;
+use test_support::wait::until;
 use vpn_centre::autoban::AutoBanPolicy;
 
 const POLL: Duration = Duration::from_millis(5);

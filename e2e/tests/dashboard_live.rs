@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use e2e::centre::{OPERATOR, PASSWORD};
 use e2e::chain::Chain;
 use e2e::gateway::{self, HeldConnection, Outcome};
-use e2e::wait::until;
 use fog_validator::code;
 use test_support::browser::{ChromeDriver, click, screenshot, text_of, type_into, wait_text};
+use test_support::wait::until;
 use vpn_centre::autoban::AutoBanPolicy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

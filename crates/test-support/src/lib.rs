@@ -2,11 +2,12 @@
 //!
 //! Everything here starts real software on 127.0.0.1 and stops it by PID when its guard drops:
 //! [`postgres`] a throwaway PostgreSQL server, [`browser`] (feature `browser`) chromedriver and
-//! headless Chromium. [`port`] finds free loopback ports.
+//! headless Chromium. [`port`] finds free loopback ports; [`wait`] polls a condition with a deadline.
 
 #[cfg(feature = "browser")]
 pub mod browser;
 pub mod port;
 pub mod postgres;
+pub mod wait;
 
 pub use port::free_port;

@@ -123,14 +123,14 @@ pub fn write_lines(path: &Path, lines: &[String]) {
 
 /// Polls `cond` every 20 ms until it holds or `limit` passes.
 pub async fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let held = test_support::wait::until(limit, Duration::from_millis(20), || {
+        std::future::ready(cond().then_some(()))
+    })
+    .await;
+    assert!(
+        held.is_some(),
+        "timed out after {limit:?} waiting for {what}"
+    );
 }
 
 /// Kills the child process on drop, so a failing test leaves nothing running.
