@@ -14,7 +14,10 @@ use e2e::centre::{OPERATOR, PASSWORD};
 use e2e::chain::Chain;
 use e2e::gateway::{self, HeldConnection, Outcome};
 use fog_validator::code;
-use test_support::browser::{ChromeDriver, click, screenshot, text_of, type_into, wait_text};
+use test_support::browser::{
+    ChromeDriver, assert_same_document, click, mark_document, screenshot, text_of, type_into,
+    wait_text,
+};
 use test_support::wait::until;
 use vpn_centre::autoban::AutoBanPolicy;
 
@@ -44,10 +47,7 @@ async fn an_operator_sees_an_impersonation_live_and_bans_a_gateway_the_validator
     type_into(&browser, "input[name=password]", PASSWORD).await;
     click(&browser, "form.login button").await;
     wait_text(&browser, "h1", 15, |t| t == "Warnings").await;
-    browser
-        .execute("window.sameDocument = true; return null;", vec![])
-        .await
-        .unwrap();
+    mark_document(&browser).await;
 
     // An impersonation attempt at the validator: its warning appears without a reload.
     let imp = &chain.impostor.uuid;
@@ -70,15 +70,7 @@ async fn an_operator_sees_an_impersonation_live_and_bans_a_gateway_the_validator
     let row = format!("#warning-{}", warnings[0].id);
     let text = wait_text(&browser, &row, 10, |t| t.contains(imp.as_str())).await;
     assert!(text.contains(&fog.device.uuid), "submitter missing: {text}");
-    let same = browser
-        .execute("return window.sameDocument === true;", vec![])
-        .await
-        .unwrap();
-    assert_eq!(
-        same,
-        serde_json::Value::Bool(true),
-        "the page reloaded instead of updating live"
-    );
+    assert_same_document(&browser).await;
     screenshot(&browser, "e2e-warning-live.png").await;
 
     // Delete it from the page.

@@ -10,7 +10,10 @@ use cloud_sink::TelemetryRecord;
 use common::dashboard_server::{DashboardServer, OPERATOR, PASSWORD, state};
 use common::memory_registry::{MemoryRegistry, gateway};
 use common::{DEVICE_A, DEVICE_B, sample};
-use test_support::browser::{ChromeDriver, click, screenshot, text_of, type_into, wait_text};
+use test_support::browser::{
+    ChromeDriver, assert_same_document, click, mark_document, screenshot, text_of, type_into,
+    wait_text,
+};
 use vpn_centre::{WarningClient, WarningFilter};
 
 /// A real cloud sink over SQLite in `dir`, with one accepted record; runs until the test ends.
@@ -90,10 +93,7 @@ async fn an_operator_watches_deletes_and_bans_in_chromium() {
     wait_text(&browser, "h1", 15, |t| t == "Warnings").await;
 
     // A validator reports a warning; it appears without a reload.
-    browser
-        .execute("window.sameDocument = true; return null;", vec![])
-        .await
-        .unwrap();
+    mark_document(&browser).await;
     let client = WarningClient::new(&server.api_url()).unwrap();
     let mut w = sample("validator-7", Some(DEVICE_A), -32003, 1_767_225_600_000);
     w.reason = "signature does not verify with the registered key".into();
@@ -107,15 +107,7 @@ async fn an_operator_watches_deletes_and_bans_in_chromium() {
         text.contains("validator-7") && text.contains(DEVICE_A),
         "{text}"
     );
-    let same = browser
-        .execute("return window.sameDocument === true;", vec![])
-        .await
-        .unwrap();
-    assert_eq!(
-        same,
-        serde_json::Value::Bool(true),
-        "the page reloaded instead of updating live"
-    );
+    assert_same_document(&browser).await;
     screenshot(&browser, "warnings.png").await;
 
     // Delete it from the page.

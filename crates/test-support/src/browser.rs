@@ -148,3 +148,24 @@ pub async fn click(browser: &Client, css: &str) {
         .await
         .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
 }
+
+/// Marks the page now shown, so [`assert_same_document`] can tell a live update from a reload.
+pub async fn mark_document(browser: &Client) {
+    browser
+        .execute("window.sameDocument = true; return null;", vec![])
+        .await
+        .expect("mark the current document");
+}
+
+/// Panics if the page marked by [`mark_document`] was reloaded or replaced since.
+pub async fn assert_same_document(browser: &Client) {
+    let same = browser
+        .execute("return window.sameDocument === true;", vec![])
+        .await
+        .expect("read the document mark");
+    assert_eq!(
+        same,
+        serde_json::Value::Bool(true),
+        "the page reloaded instead of updating live"
+    );
+}
