@@ -55,7 +55,8 @@ enum Command {
         /// TOML config file.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Cloud sink whose accepted requests the dashboard shows, e.g. http://127.0.0.1:7400.
+        /// Cloud sink whose accepted requests the dashboard shows, e.g. http://127.0.0.1:7400; an
+        /// https:// sink must hold a certificate from this centre's CA (mutual TLS).
         #[arg(long)]
         sink_url: Option<String>,
         /// Development only: session cookie without `Secure`, for plain HTTP on loopback.
@@ -288,9 +289,21 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
         dashboard = dashboard.with_registry(registry.clone());
     }
     if let Some(url) = &settings.sink_url {
-        let sink = cloud_sink::SinkClient::new(url)
-            .with_context(|| format!("sink URL {url:?} is not usable"))?
-            .with_timeout(Duration::from_secs(2));
+        let mut builder = cloud_sink::SinkClient::builder(url).timeout(Duration::from_secs(2));
+        // A sink behind mutual TLS holds a server certificate from this centre's CA and admits
+        // clients with one: the dashboard gets its own, issued at start like the listener's.
+        if url.starts_with("https://") {
+            let client = pki
+                .issue_service("vpn-centre-dashboard")
+                .await
+                .context("cannot issue the dashboard's client certificate for the sink")?;
+            builder = builder
+                .ca_pem(pki.ca_pem())
+                .client_cert_pem(client.cert_pem, client.key_pem);
+        }
+        let sink = builder
+            .build()
+            .with_context(|| format!("sink URL {url:?} is not usable"))?;
         dashboard = dashboard.with_sink(sink);
     }
     let metrics = Arc::new(Metrics::default());
