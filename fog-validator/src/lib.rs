@@ -21,6 +21,8 @@ pub mod replay;
 pub mod rpc;
 pub mod server;
 pub mod shutdown;
+// Keys, records and signed messages for tests and the bench; not part of a production build.
+#[cfg(any(test, feature = "test-double"))]
 pub mod testkit;
 pub mod validator;
 pub mod warnings;
