@@ -52,13 +52,7 @@ impl Gateway {
         })
         .await
         .map_err(|e| GatewayError::Task(e.to_string()))??;
-        let tls = tls::client_config(
-            &config.ca_path,
-            config
-                .client_cert_path
-                .as_deref()
-                .zip(config.client_key_path.as_deref()),
-        )?;
+        let tls = tls::client_config_for(config)?;
         let validators = config
             .validators
             .iter()

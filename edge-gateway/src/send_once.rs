@@ -40,13 +40,7 @@ pub async fn send_once(
     })
     .await
     .map_err(|e| GatewayError::Task(e.to_string()))??;
-    let tls = tls::client_config(
-        &config.ca_path,
-        config
-            .client_cert_path
-            .as_deref()
-            .zip(config.client_key_path.as_deref()),
-    )?;
+    let tls = tls::client_config_for(config)?;
     let body = serde_json::to_vec(&rpc::request(msg.seq, &msg.jws)).unwrap_or_default();
     let mut failures = Vec::new();
     for url in &config.validators {

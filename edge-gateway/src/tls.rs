@@ -7,7 +7,20 @@ use rustls::ClientConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::config::Config;
 use crate::error::GatewayError;
+
+/// The client configuration for a gateway's validators: its CA file and, when set, its
+/// client certificate and key.
+pub fn client_config_for(config: &Config) -> Result<Arc<ClientConfig>, GatewayError> {
+    client_config(
+        &config.ca_path,
+        config
+            .client_cert_path
+            .as_deref()
+            .zip(config.client_key_path.as_deref()),
+    )
+}
 
 /// Builds the client configuration used for every validator connection.
 pub fn client_config(
