@@ -32,13 +32,19 @@ Commands:
         ${RUN_DIR#"$REPO_ROOT"/}/network.json
   deploy
         package $CC_NAME for chaincode-as-a-service, install it on both peers, approve for both
-        organisations, commit it, start 'device-registry serve' and wait until it answers
-        (needs target/release/device-registry: cargo build --release -p device-registry)
+        organisations, commit it, start 'device-registry serve', and return once a transaction
+        through each organisation's Gateway commits (needs target/release/device-registry and
+        target/release/sf2c-registry: cargo build --release -p device-registry -p registry-cli;
+        SF2C_CHAINCODE_BIN and SF2C_REGISTRY_BIN name other builds)
   status
         list the network's processes and what is deployed
   env Org1|Org2 [admin|client]
         print export lines so Fabric's 'peer' CLI acts as that identity:
           eval "\$(fabric-network/network.sh env Org1 admin)"
+  stop NODE | start NODE
+        stop one running node by PID, or start it again with its data (NODE: orderer0.example.com
+        ... orderer3.example.com, peer0.org1.example.com, peer0.org2.example.com); for
+        trying faults such as a lost orderer
   down
         stop exactly the processes 'up' and 'deploy' started (by PID) and remove ${RUN_DIR#"$REPO_ROOT"/}/
 
@@ -94,6 +100,36 @@ cmd_down() {
   log "network stopped and ${RUN_DIR#"$REPO_ROOT"/}/ removed"
 }
 
+# node_start_fn NODE: prints how `start` brings NODE back, or fails naming the valid nodes.
+node_start_fn() {
+  local i
+  for ((i = 0; i < ${ORDERERS:-1}; i++)); do
+    [ "$1" = "$(orderer_host "$i")" ] && { echo "start_orderer $i"; return 0; }
+  done
+  for org in "${ORGS[@]}"; do
+    [ "$1" = "$(org_peer_host "$org")" ] && { echo "start_peer $org"; return 0; }
+  done
+  return 1
+}
+
+cmd_node() { # stop|start NODE
+  [ $# -eq 2 ] || die "usage: network.sh $1 NODE"
+  load_state
+  local how
+  how=$(node_start_fn "$2") || die "unknown node '$2'; nodes: $(cd "$RUN_DIR/pids" && ls -- *.pid | sed 's/\.pid$//' | grep -v chaincode | tr '\n' ' ')"
+  if [ "$1" = stop ]; then
+    stop_process "$2"
+    return 0
+  fi
+  if [ -f "$RUN_DIR/pids/$2.pid" ] && pid_alive "$RUN_DIR/pids/$2.pid"; then
+    log "$2 is already running"
+    return 0
+  fi
+  require_fabric
+  LOG_SPEC=${FABRIC_LOGGING_SPEC:-grpc=error:info}
+  $how
+}
+
 cmd_env() {
   if [ $# -lt 1 ] || [ $# -gt 2 ]; then die "usage: network.sh env Org1|Org2 [admin|client]"; fi
   org_domain "$1" >/dev/null || die "unknown organisation '$1'; use Org1 or Org2"
@@ -112,6 +148,7 @@ case "$command" in
   status) [ $# -eq 0 ] || die "status takes no options (got '$*')"; cmd_status ;;
   env) cmd_env "$@" ;;
   down) [ $# -eq 0 ] || die "down takes no options (got '$*')"; cmd_down ;;
+  stop|start) cmd_node "$command" "$@" ;;
   -h|--help|help) usage ;;
-  *) die "unknown command '$command'; commands: up, deploy, status, env, down (see --help)" ;;
+  *) die "unknown command '$command'; commands: up, deploy, status, env, stop, start, down (see --help)" ;;
 esac

@@ -21,6 +21,39 @@ chaincode_answers() { # ORG: an evaluate through the peer, which dials the chain
     -c '{"Args":["DeviceExists","00000000-0000-4000-8000-000000000000"]}'
 }
 
+approved_by() { # ORG SEQUENCE PACKAGE_ID: true when ORG's approval of this definition is committed
+  as_org "$1" admin "$FABRIC_BIN/peer" lifecycle chaincode queryapproved -C "$CHANNEL" -n "$CC_NAME" \
+    --sequence "$2" -O json 2>/dev/null | grep -q "\"package_id\": *\"$3\""
+}
+
+# approve ORG SEQUENCE PACKAGE_ID: approveformyorg, retried while the ordering service settles. A
+# retry first asks whether the earlier attempt committed after all, since approving the same
+# definition twice is refused.
+approve() {
+  local org=$1 sequence=$2 pkg_id=$3 attempt out
+  for attempt in 1 2 3 4 5; do
+    if out=$(as_org "$org" admin "$FABRIC_BIN/peer" lifecycle chaincode approveformyorg "${ORDERER_FLAGS[@]}" \
+      --channelID "$CHANNEL" --name "$CC_NAME" --version "$CC_VERSION" --package-id "$pkg_id" \
+      --sequence "$sequence" --waitForEventTimeout 30s 2>&1); then
+      return 0
+    fi
+    if wait_until 10 "$org's approval to appear" approved_by "$org" "$sequence" "$pkg_id"; then
+      log "approval by $org committed although the CLI reported: $(tail -n1 <<<"$out")"
+      return 0
+    fi
+    log "approval by $org failed (attempt $attempt of 5): $(tail -n1 <<<"$out")"
+    sleep 2
+  done
+  echo "$out" >&2
+  return 1
+}
+
+# gateway_ready ORG: a transaction submitted through ORG's Gateway commits (endorsement plan
+# across organisations known, orderer accepting); the peer CLI's own checks do not show that.
+gateway_ready() {
+  "$REGISTRY_BIN" --network "$RUN_DIR/network.json" --org "$1" --identity client ping --wait 120
+}
+
 install_on() { # ORG PACKAGE
   local out
   if out=$(as_org "$1" admin "$FABRIC_BIN/peer" lifecycle chaincode install "$2" 2>&1); then
@@ -39,6 +72,8 @@ cmd_deploy() {
   require_fabric
   CC_BIN=${SF2C_CHAINCODE_BIN:-$REPO_ROOT/target/release/device-registry}
   [ -x "$CC_BIN" ] || die "chaincode server $CC_BIN not found; build it with: cargo build --release -p device-registry"
+  REGISTRY_BIN=${SF2C_REGISTRY_BIN:-$REPO_ROOT/target/release/sf2c-registry}
+  [ -x "$REGISTRY_BIN" ] || die "$REGISTRY_BIN not found (deploy checks the Gateways with it); build it with: cargo build --release -p registry-cli"
   mkdir -p "$RUN_DIR/chaincode"
   pkg="$RUN_DIR/chaincode/$CC_LABEL.tar.gz"
   pkg_id=$("$FN_DIR/ccaas-package" --label "$CC_LABEL" --address "$CC_ADDRESS" \
@@ -64,9 +99,7 @@ cmd_deploy() {
     start_chaincode_server "$pkg_id"
     orderer_flags
     for org in "${ORGS[@]}"; do
-      as_org "$org" admin "$FABRIC_BIN/peer" lifecycle chaincode approveformyorg "${ORDERER_FLAGS[@]}" \
-        --channelID "$CHANNEL" --name "$CC_NAME" --version "$CC_VERSION" --package-id "$pkg_id" \
-        --sequence "$sequence" || die "approval by $org failed (output above)"
+      approve "$org" "$sequence" "$pkg_id" || die "approval by $org failed (output above)"
       log "approved by $org (sequence $sequence)"
       commit_peers+=(--peerAddresses "127.0.0.1:$(org_peer_port "$org")" --tlsRootCertFiles "$(org_tlsca "$org")")
     done
@@ -84,5 +117,10 @@ cmd_deploy() {
     wait_until 90 "$CC_NAME to answer on $(org_peer_host "$org")" chaincode_answers "$org" ||
       die "$CC_NAME does not answer on $(org_peer_host "$org"); see $RUN_DIR/logs/chaincode.log and the peer's log"
   done
-  log "$CC_NAME answers on every peer; try: target/release/sf2c-registry list"
+  for org in "${ORGS[@]}"; do
+    gateway_ready "$org" >>"$RUN_DIR/logs/deploy-ping.log" 2>&1 ||
+      die "a transaction through $(org_peer_host "$org")'s Gateway did not commit within 120 s; see $RUN_DIR/logs/deploy-ping.log"
+    log "a transaction through $(org_peer_host "$org")'s Gateway committed"
+  done
+  log "$CC_NAME answers on every peer and writes commit; try: ${REGISTRY_BIN#"$REPO_ROOT"/} list"
 }

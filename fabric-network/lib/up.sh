@@ -33,6 +33,11 @@ start_peer() { # ORG
     "$FABRIC_BIN/peer" node start
 }
 
+orderer_active() { # INDEX: the orderer serves the channel as an active consenter
+  "$FABRIC_BIN/osnadmin" channel list --channelID "$CHANNEL" -o "127.0.0.1:$(orderer_admin_port "$1")" \
+    "${OSN_TLS[@]}" 2>/dev/null | tr -d ' \n' | grep -q '"status":"active"'
+}
+
 peer_healthy() { # ORG
   curl -sf --cacert "$(org_tlsca "$1")" "https://127.0.0.1:$(org_ops_port "$1")/healthz"
 }
@@ -77,6 +82,10 @@ cmd_up() {
       -o "127.0.0.1:$(orderer_admin_port "$i")" "${OSN_TLS[@]}" >>"$RUN_DIR/logs/osnadmin.log" 2>&1 ||
       die "orderer $i refused to join $CHANNEL; see $RUN_DIR/logs/osnadmin.log"
     log "orderer $i joined $CHANNEL"
+  done
+  for ((i = 0; i < orderers; i++)); do
+    wait_until 60 "orderer $i to serve $CHANNEL as an active consenter" orderer_active "$i" ||
+      die "orderer $i is not active on $CHANNEL; see $RUN_DIR/logs/$(orderer_host "$i").log"
   done
 
   for org in "${ORGS[@]}"; do start_peer "$org"; done

@@ -26,7 +26,7 @@ test_help_lists_the_commands() {
 }
 
 test_unknown_commands_and_options_are_refused() {
-  expect_fail "unknown command 'start'" "$NET" start || return 1
+  expect_fail "unknown command 'restart'" "$NET" restart || return 1
   expect_fail "unknown option '--orgs' for up" "$NET" up --orgs 3 || return 1
   expect_fail "unknown consensus 'pbft'" "$NET" up --consensus pbft || return 1
   expect_fail "batch timeout '250' is not a positive duration" "$NET" up --batch-timeout 250 || return 1

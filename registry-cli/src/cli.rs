@@ -63,6 +63,13 @@ pub enum Command {
     History { uuid: String },
     /// Print registry changes as they are committed.
     Watch(WatchArgs),
+    /// Check that a write would commit now: submit a read-only transaction through this
+    /// organisation's Gateway (endorsed by a majority, ordered, committed), retrying until --wait ends.
+    Ping {
+        /// Keep retrying for this many seconds (0: try once).
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 mod cli;
 mod connect;
 mod output;
+mod ping;
 mod read;
 mod watch;
 mod write;
@@ -22,6 +23,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::List(args) => read::list(&contract, args, cli.json).await,
         Command::History { uuid } => read::history(&contract, uuid, cli.json).await,
         Command::Watch(args) => watch::run(&contract, args, cli.json).await,
+        Command::Ping { wait } => ping::run(&contract, *wait).await,
         write => write::run(&contract, write, cli.json).await,
     }
 }
