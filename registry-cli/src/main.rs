@@ -17,13 +17,16 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 
 async fn run(cli: Cli) -> Result<()> {
+    if let Command::Ping { wait } = cli.command {
+        return ping::run(&cli, wait).await;
+    }
     let contract = connect::contract(&cli).await?;
     match &cli.command {
         Command::Get { uuid } => read::get(&contract, uuid, cli.json).await,
         Command::List(args) => read::list(&contract, args, cli.json).await,
         Command::History { uuid } => read::history(&contract, uuid, cli.json).await,
         Command::Watch(args) => watch::run(&contract, args, cli.json).await,
-        Command::Ping { wait } => ping::run(&contract, *wait).await,
+        Command::Ping { .. } => unreachable!("ping connects on its own"),
         write => write::run(&contract, write, cli.json).await,
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! Everything here starts real software on 127.0.0.1 and stops it by PID when its guard drops:
 //! [`postgres`] a throwaway PostgreSQL server, [`browser`] (feature `browser`) chromedriver and
-//! headless Chromium. [`port`] finds free loopback ports; [`wait`] polls a condition with a deadline.
+//! headless Chromium, [`fabric`] (feature `fabric`) the live Fabric network `scripts/test` starts. [`port`] finds free loopback ports; [`wait`] polls a condition with a deadline.
 
 #[cfg(feature = "browser")]
 pub mod browser;
+#[cfg(feature = "fabric")]
+pub mod fabric;
 pub mod port;
 pub mod postgres;
 pub mod wait;
