@@ -4,6 +4,7 @@
 const PROTOS: &[&str] = &[
     "common/common.proto",
     "common/policies.proto",
+    "common/ledger.proto",
     "msp/identities.proto",
     "msp/msp_principal.proto",
     "peer/chaincode.proto",

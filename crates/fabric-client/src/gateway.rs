@@ -1,5 +1,6 @@
 //! One TLS gRPC connection to a peer's Gateway service plus the identity that signs every request.
 
+use prost::Message;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,6 +92,22 @@ impl Network {
     /// A chaincode deployed on this channel.
     pub fn contract(&self, chaincode: impl Into<String>) -> Contract {
         Contract::new(self.clone(), chaincode.into())
+    }
+
+    /// The channel's height on the gateway's peer (blocks `0..height` are committed there), read
+    /// with the query system chaincode's `GetChainInfo`; any channel member may ask.
+    pub async fn block_height(&self) -> Result<u64, GatewayError> {
+        let bytes = self
+            .contract("qscc")
+            .evaluate("GetChainInfo", &[self.channel.as_bytes()])
+            .await?;
+        let info = sf2c_protos::common::BlockchainInfo::decode(bytes.as_slice()).map_err(|e| {
+            GatewayError::BadResponse {
+                what: "qscc GetChainInfo answer",
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(info.height)
     }
 }
 

@@ -4,17 +4,14 @@
 //! - events: the chaincode event stream from a block, `DeviceRegistry` events parsed as [`RegistryEvent`];
 //! - lookups: `GetDevice` (evaluate); "device ... is not registered" means `None`.
 //!
-//! Where a snapshot resumes: a listing carries no block number, and the peer does not say how
-//! high the chain is. So before reading the first page the source opens the event stream at
-//! `NextCommit` and waits (briefly) for the peer to accept it; every change committed after that
-//! reaches the stream, and every change committed before it is visible to the pages read after
-//! it. Events that repeat what the listing already shows are ignored by the cache (version order).
-//! The snapshot reports block 0 — a lower bound that is always safe — and the next
-//! `events_from(0)` gets the stream opened before the listing instead of a replay. Only if that
-//! stream is unavailable (it did not open in time, or it dropped before any event arrived) does the
-//! follower replay the registry's events from the genesis block: slower, never wrong.
+//! Where a snapshot resumes: a listing carries no block number, so before reading the first page
+//! the source asks the peer for the channel's height (`qscc GetChainInfo`). Every change in a block
+//! below that height is visible to the pages read after it; the follower then reads events from
+//! that height on. Events that repeat what the listing already shows are ignored by the cache
+//! (version order). (A real peer answers an event-stream request only with its first event, so
+//! "open a stream before listing" cannot tell when the stream really started; the height can.)
+//! Each organisation here runs one peer, so the height and the listing come from the same ledger.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use device_record::{DeviceRecord, EVENT_NAME, RegistryEvent};
@@ -38,27 +35,18 @@ const BUFFER: usize = 1024;
 /// The registry on the ledger, read as one organisation's identity.
 pub struct FabricRegistrySource {
     contract: Contract,
-    /// The stream opened before the last snapshot's listing, for the `events_from(0)` that follows.
-    pending: Mutex<Option<ChaincodeEvents>>,
 }
 
 impl FabricRegistrySource {
     /// Reads the registry through `contract` (its network's identity signs every request).
     pub fn new(contract: Contract) -> Self {
-        Self {
-            contract,
-            pending: Mutex::new(None),
-        }
+        Self { contract }
     }
 
     /// Builds the source from `network.json`, an organisation and an identity; does not dial yet.
     pub fn from_settings(settings: &LedgerSettings) -> Result<Self, LedgerConnectError> {
         let connection = connect(settings)?;
         Ok(Self::new(connection.network.contract(connection.chaincode)))
-    }
-
-    fn pending(&self) -> std::sync::MutexGuard<'_, Option<ChaincodeEvents>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Opens the event stream at `start`; `Ok(None)` when the peer has not answered within
@@ -114,38 +102,19 @@ fn source_error(what: &str, e: &GatewayError) -> SourceError {
 impl RegistrySource for FabricRegistrySource {
     fn snapshot(&self) -> BoxFuture<'_, Result<(Vec<DeviceRecord>, u64), SourceError>> {
         Box::pin(async move {
-            // Only a stream the peer has accepted is known to start before the listing.
-            let early = match self.open(StartPosition::NextCommit).await? {
-                OpenedOrWaiting::Opened(events) => Some(*events),
-                OpenedOrWaiting::Waiting(opening) => {
-                    opening.abort();
-                    tracing::warn!(
-                        "the peer did not open the event stream within {OPEN_WAIT:?}; \
-                         the registry will be followed from the genesis block"
-                    );
-                    None
-                }
-            };
+            let height =
+                self.contract.network().block_height().await.map_err(|e| {
+                    source_error("reading the channel height (qscc GetChainInfo)", &e)
+                })?;
             let records = self.list_all().await?;
-            *self.pending() = early;
-            Ok((records, 0))
+            Ok((records, height))
         })
     }
 
     fn events_from(&self, from_block: u64) -> BoxFuture<'_, Result<EventStream, SourceError>> {
         Box::pin(async move {
-            let held = if from_block == 0 {
-                self.pending().take()
-            } else {
-                // A later block means the follower moved on; the early stream is not needed.
-                self.pending().take();
-                None
-            };
             let (tx, rx) = mpsc::channel(BUFFER);
-            let opened = match held {
-                Some(events) => OpenedOrWaiting::Opened(Box::new(events)),
-                None => self.open(StartPosition::Block(from_block)).await?,
-            };
+            let opened = self.open(StartPosition::Block(from_block)).await?;
             tokio::spawn(forward(opened, tx));
             Ok(rx)
         })
