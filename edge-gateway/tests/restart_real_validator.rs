@@ -16,9 +16,8 @@ use common::{ChildGuard, wait_for, write_lines};
 use device_record::NodeType;
 use disk_queue::DiskQueue;
 use edge_gateway::signer::QueuedMessage;
-use fog_validator::StaticRegistrySource;
-use fog_validator::testkit::TestDevice;
 use signed_message::Algorithm;
+use test_doubles::{StaticRegistrySource, TestDevice};
 use vpn_pki::CertRole;
 
 /// Readings queued while the validator is unreachable, then read after the restart.

@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 use aws_lc_rs::signature::{self, KeyPair, RsaKeyPair, UnparsedPublicKey};
 use bytes::Bytes;
 use device_record::NodeType;
-use fog_validator::testkit::TestDevice;
+use fog_validator::Config;
 use fog_validator::validator::now_ms;
-use fog_validator::{Config, StaticRegistrySource};
 use http_body_util::{BodyExt, Full};
 use rustls::pki_types::ServerName;
 use signed_message::Algorithm;
+use test_doubles::StaticRegistrySource;
+use test_doubles::TestDevice;
 use vpn_pki::{CertRole, CertificateAuthority, LeafKey, LeafRequest, Revocations};
 
 /// Certificates for one run: an in-test CA, the validator's certificate, one client certificate per

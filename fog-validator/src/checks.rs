@@ -135,10 +135,17 @@ fn refusal_for(error: MessageError) -> Refusal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::TestDevice;
+    use device_record::DeviceRecord;
     use signed_message::Algorithm;
+    use test_doubles::TestDevice;
+    use test_doubles::test_device::tamper_payload;
 
     const NOW: u64 = 1_700_000_000_000;
+
+    /// The device's record, after `change`, as the cache would hold it.
+    fn cached_with(dev: &TestDevice, change: impl FnOnce(&mut DeviceRecord)) -> CachedDevice {
+        CachedDevice::new(dev.with_record(change))
+    }
 
     fn check(message: &str, device: Option<&CachedDevice>) -> Result<Claims, Refusal> {
         authorize(&decode(message, 64 * 1024)?, device)
@@ -148,7 +155,7 @@ mod tests {
     fn a_valid_message_from_a_gateway_passes() {
         let mut dev = TestDevice::new(Algorithm::EdDSA, NodeType::Gateway);
         let msg = dev.next_message(NOW);
-        let claims = check(&msg, Some(&dev.cached())).unwrap();
+        let claims = check(&msg, Some(&cached_with(&dev, |_| {}))).unwrap();
         assert_eq!(claims.device, dev.uuid);
         assert_eq!(claims.seq, 1);
     }
@@ -164,13 +171,13 @@ mod tests {
             (code::UNKNOWN_DEVICE, Some(dev.uuid.as_str()))
         );
 
-        let validator = dev.with_record(|r| r.node_type = NodeType::Validator);
+        let validator = cached_with(&dev, |r| r.node_type = NodeType::Validator);
         assert_eq!(
             check(&msg, Some(&validator)).unwrap_err().code,
             code::NOT_A_GATEWAY
         );
 
-        let banned = dev.with_record(|r| {
+        let banned = cached_with(&dev, |r| {
             r.banned = true;
             r.ban_reason = Some("stolen".into());
         });
@@ -185,7 +192,7 @@ mod tests {
 
         // Registered with another key of the same algorithm: the signature does not verify.
         let other = TestDevice::new(Algorithm::ES256, NodeType::Gateway);
-        let wrong_key = dev.with_record(|r| r.public_key = other.record.public_key.clone());
+        let wrong_key = cached_with(&dev, |r| r.public_key = other.record.public_key.clone());
         let err = check(&msg, Some(&wrong_key)).unwrap_err();
         assert_eq!(err.code, code::SIGNATURE_INVALID);
         assert!(
@@ -196,7 +203,7 @@ mod tests {
 
         // Registered with a key of another family.
         let ed = TestDevice::new(Algorithm::EdDSA, NodeType::Gateway);
-        let other_family = dev.with_record(|r| r.public_key = ed.record.public_key.clone());
+        let other_family = cached_with(&dev, |r| r.public_key = ed.record.public_key.clone());
         assert_eq!(
             check(&msg, Some(&other_family)).unwrap_err().code,
             code::SIGNATURE_INVALID
@@ -230,9 +237,11 @@ mod tests {
     fn tampered_payload_fails_the_signature() {
         let mut dev = TestDevice::new(Algorithm::EdDSA, NodeType::Gateway);
         let msg = dev.next_message(NOW);
-        let tampered = crate::testkit::tamper_payload(&msg);
+        let tampered = tamper_payload(&msg);
         assert_eq!(
-            check(&tampered, Some(&dev.cached())).unwrap_err().code,
+            check(&tampered, Some(&cached_with(&dev, |_| {})))
+                .unwrap_err()
+                .code,
             code::SIGNATURE_INVALID
         );
     }

@@ -21,9 +21,6 @@ pub mod replay;
 pub mod rpc;
 pub mod server;
 pub mod shutdown;
-// Keys, records and signed messages for tests and the bench; not part of a production build.
-#[cfg(any(test, feature = "test-double"))]
-pub mod testkit;
 pub mod validator;
 pub mod warnings;
 
@@ -33,6 +30,4 @@ pub use fabric_client::LedgerSettings;
 pub use refusal::{Refusal, code};
 pub use registry::fabric_source::FabricRegistrySource;
 pub use registry::source::RegistrySource;
-#[cfg(any(test, feature = "test-double"))]
-pub use registry::static_source::StaticRegistrySource;
 pub use validator::Validator;

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use device_record::NodeType;
-use fog_validator::testkit::TestDevice;
 use fog_validator::validator::now_ms;
-use fog_validator::{StartError, StaticRegistrySource, code};
+use fog_validator::{StartError, code};
 use signed_message::Algorithm;
 use support::*;
+use test_doubles::StaticRegistrySource;
+use test_doubles::TestDevice;
 use vpn_pki::{CertRole, CertificateAuthority};
 
 struct World {

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use device_record::{ChangeKind, NodeType};
+use fog_validator::code;
 use fog_validator::validator::now_ms;
-use fog_validator::{StaticRegistrySource, code};
 use signed_message::Algorithm;
 use support::*;
+use test_doubles::StaticRegistrySource;
 
-use fog_validator::testkit::{TestDevice, tamper_payload};
+use test_doubles::test_device::{TestDevice, tamper_payload};
 
 struct World {
     _dir: tempfile::TempDir,

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use device_record::NodeType;
-use fog_validator::testkit::TestDevice;
 use fog_validator::validator::now_ms;
-use fog_validator::{StartError, StaticRegistrySource, code};
+use fog_validator::{StartError, code};
 use signed_message::Algorithm;
 use support::*;
+use test_doubles::StaticRegistrySource;
+use test_doubles::TestDevice;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_data_reaches_a_tls_sink_and_warnings_a_tls_centre_under_the_validator_certificate()

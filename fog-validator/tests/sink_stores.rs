@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use device_record::NodeType;
-use fog_validator::StaticRegistrySource;
-use fog_validator::testkit::TestDevice;
 use fog_validator::validator::now_ms;
 use signed_message::Algorithm;
 use support::stores::{SinkStore, StoreSink};
 use support::*;
+use test_doubles::StaticRegistrySource;
+use test_doubles::TestDevice;
 
 /// Messages per request while traffic runs.
 const BATCH: usize = 5;

@@ -1,11 +1,12 @@
 //! Shared test setup: identities with in-test certificates, in-test keys, and a harness that runs
-//! each call as its own transaction on `MemoryLedger` (the in-process test double of the Fabric ledger).
+//! each call as its own transaction on `MemoryLedger` (test-doubles' in-memory stand-in for the Fabric ledger).
 #![allow(dead_code)]
 
 use device_record::{RegistryEvent, TxTimestamp};
-use device_registry::{ContractError, Creator, MemoryLedger, invoke};
+use device_registry::{ContractError, Creator, invoke};
 use rcgen::{CertificateParams, CustomExtension, DnType, KeyPair};
 use serde_json::json;
+use test_doubles::MemoryLedger;
 
 pub const RSA1024_PEM: &str = include_str!("../fixtures/rsa1024-spki.pem");
 

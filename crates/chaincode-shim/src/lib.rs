@@ -15,8 +15,6 @@
 pub mod config;
 pub mod contract;
 pub mod error;
-#[cfg(feature = "peer-double")]
-pub mod peer_double;
 pub mod proposal;
 mod query;
 mod router;

@@ -3,12 +3,12 @@
 
 mod common;
 
-use chaincode_shim::peer_double::{DoubleOptions, next_message, raw_stream};
 use chaincode_shim::{ShimConfig, TlsFiles};
 use common::*;
 use prost::Message;
 use sf2c_protos::protos::chaincode_message::Type;
 use sf2c_protos::protos::{ChaincodeAdditionalParams, ChaincodeId, ChaincodeMessage};
+use test_doubles::peer_double::{DoubleOptions, next_message, raw_stream};
 
 #[tokio::test]
 async fn registers_with_the_package_id_and_echoes_keepalive() {
@@ -39,7 +39,7 @@ async fn transaction_before_ready_gets_error_and_ends_the_stream() {
     assert_eq!(register.r#type(), Type::Register);
     let id = ChaincodeId::decode(register.payload.as_slice()).unwrap();
     assert_eq!(id.name, PACKAGE_ID);
-    let early = chaincode_shim::peer_double::PeerDouble::transaction(&tx(1), &[b"get", b"k"]);
+    let early = test_doubles::peer_double::PeerDouble::transaction(&tx(1), &[b"get", b"k"]);
     out.send(early).await.unwrap();
     let reply = next_message(&mut inbound, "ERROR").await.unwrap();
     assert_eq!(reply.r#type(), Type::Error);
@@ -75,7 +75,7 @@ async fn shutdown_ends_peer_streams_and_the_server() {
     server.stop.take().unwrap().send(()).unwrap();
     let ended = next_message(&mut inbound, "end of stream").await;
     assert!(
-        matches!(ended, Err(chaincode_shim::peer_double::DoubleError::Closed)),
+        matches!(ended, Err(test_doubles::peer_double::DoubleError::Closed)),
         "{ended:?}"
     );
     let result = tokio::time::timeout(std::time::Duration::from_secs(10), &mut server.task)
@@ -130,10 +130,9 @@ async fn tls_server_with_client_ca_admits_only_certified_peers() {
                 .identity(Identity::from_pem(&peer_cert, &peer_key)),
         )
         .unwrap();
-    let peer =
-        chaincode_shim::peer_double::PeerDouble::connect(with_cert, DoubleOptions::default())
-            .await
-            .unwrap();
+    let peer = test_doubles::peer_double::PeerDouble::connect(with_cert, DoubleOptions::default())
+        .await
+        .unwrap();
     assert_eq!(peer.registered_name(), PACKAGE_ID);
     assert_eq!(
         ok_text(peer.submit(&tx(1), &[b"put", b"k", b"v"]).await.unwrap()),

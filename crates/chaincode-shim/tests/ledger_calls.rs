@@ -3,9 +3,9 @@
 
 mod common;
 
-use chaincode_shim::peer_double::{DoubleOptions, Outcome};
 use common::*;
 use sf2c_protos::protos::chaincode_message::Type;
+use test_doubles::peer_double::{DoubleOptions, Outcome};
 
 #[tokio::test]
 async fn writes_commit_only_through_submit_and_reads_see_committed_state() {

@@ -4,10 +4,10 @@
 mod common;
 
 use chaincode_shim::ShimConfig;
-use chaincode_shim::peer_double::{DoubleOptions, Outcome, PeerDouble};
 use common::*;
 use sf2c_protos::protos::ChaincodeMessage;
 use sf2c_protos::protos::chaincode_message::Type;
+use test_doubles::peer_double::{DoubleOptions, Outcome, PeerDouble};
 
 fn error_text(reply: &ChaincodeMessage) -> String {
     assert_eq!(reply.r#type(), Type::Error, "expected ERROR, got {reply:?}");

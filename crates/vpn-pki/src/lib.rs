@@ -22,7 +22,7 @@ pub use crl_refresher::{CrlFetchError, CrlRefresher, fetch_crl};
 pub use db::{DbError, open_database};
 pub use enrol::{EnrolError, EnrolRequest, Enrolled, Enroller, EnrolmentConfig};
 pub use ip_pool::{IpLease, IpPool, PoolError};
-pub use ledger::{LedgerError, MemoryLedger, RegistryLedger};
+pub use ledger::{LedgerError, RegistryLedger};
 pub use mtls::{CrlClientVerifier, MtlsError, client_config, server_config};
 pub use revocation::{RevocationError, Revocations, RevokedCert};
 pub use tokens::{EnrolmentToken, TokenError, Tokens};

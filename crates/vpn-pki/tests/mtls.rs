@@ -12,13 +12,14 @@ use common::{enroller, now, register_and_enrol, uuid};
 use device_record::NodeType;
 use rcgen::RevocationReason;
 use rustls::pki_types::ServerName;
+use test_doubles::MemoryRegistryLedger;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use vpn_pki::{
     CertRole, CertificateAuthority, CrlClientVerifier, CrlRefresher, Enroller, LeafKey,
-    LeafRequest, MemoryLedger, MtlsError, Revocations, client_config, server_config,
+    LeafRequest, MtlsError, Revocations, client_config, server_config,
 };
 
 /// Aborts the spawned server task when the test ends, pass or fail.
@@ -55,8 +56,10 @@ async fn start_tls_server(config: rustls::ServerConfig) -> (SocketAddr, TaskGuar
 }
 
 /// The centre's CRL endpoint, as the VPN Centre would serve it.
-async fn start_crl_server(e: Arc<Enroller<MemoryLedger>>) -> (String, TaskGuard) {
-    async fn crl(State(e): State<Arc<Enroller<MemoryLedger>>>) -> Result<Vec<u8>, StatusCode> {
+async fn start_crl_server(e: Arc<Enroller<MemoryRegistryLedger>>) -> (String, TaskGuard) {
+    async fn crl(
+        State(e): State<Arc<Enroller<MemoryRegistryLedger>>>,
+    ) -> Result<Vec<u8>, StatusCode> {
         e.crl_der(now())
             .await
             .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
@@ -88,7 +91,7 @@ async fn admitted(addr: SocketAddr, config: rustls::ClientConfig) -> bool {
 }
 
 struct Setup {
-    enroller: Arc<Enroller<MemoryLedger>>,
+    enroller: Arc<Enroller<MemoryRegistryLedger>>,
     verifier: Arc<CrlClientVerifier>,
     crl_url: String,
     tls_addr: SocketAddr,

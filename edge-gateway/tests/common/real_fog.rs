@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use cloud_sink::http::{App, Limits};
 use cloud_sink::server::Server;
 use cloud_sink::sqlite::SqliteStore;
-use fog_validator::{RunningValidator, StaticRegistrySource};
+use fog_validator::RunningValidator;
+use test_doubles::StaticRegistrySource;
 use tokio::net::TcpListener;
 use vpn_pki::{CertRole, CertificateAuthority, LeafKey, LeafRequest, Revocations};
 

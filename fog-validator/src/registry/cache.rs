@@ -160,9 +160,9 @@ impl RegistryCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::TestDevice;
     use device_record::NodeType;
     use signed_message::Algorithm;
+    use test_doubles::TestDevice;
 
     fn event(
         change: ChangeKind,

@@ -90,9 +90,9 @@ pub fn load(dir: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::TestDevice;
     use device_record::NodeType;
     use signed_message::Algorithm;
+    use test_doubles::TestDevice;
 
     #[test]
     fn save_then_load_round_trips_and_replaces() {

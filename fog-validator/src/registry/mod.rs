@@ -5,8 +5,6 @@ pub mod checkpoint;
 pub mod fabric_source;
 pub mod rate_limit;
 pub mod source;
-#[cfg(any(test, feature = "test-double"))]
-pub mod static_source;
 
 use std::path::PathBuf;
 use std::sync::Arc;

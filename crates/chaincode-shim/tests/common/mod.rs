@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use chaincode_shim::peer_double::{DoubleOptions, Outcome, PeerDouble, TxSpec};
 use chaincode_shim::{Contract, Response, ShimConfig, Stub, Timestamp, TlsFiles, failure, success};
+use test_doubles::peer_double::{DoubleOptions, Outcome, PeerDouble, TxSpec};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

@@ -1,4 +1,4 @@
-//! Shared setup for the integration tests: an enroller over a real SQLite file and the in-process ledger test double.
+//! Shared setup for the integration tests: an enroller over a real SQLite file and `MemoryRegistryLedger` (test-doubles) as the ledger.
 
 #![allow(dead_code)]
 
@@ -7,9 +7,10 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use device_record::{DeviceRecord, KeyAlgorithm, NodeType};
+use test_doubles::MemoryRegistryLedger;
 use vpn_pki::{
     CertificateAuthority, Cidr, EnrolRequest, Enrolled, Enroller, EnrolmentConfig, IpPool, LeafKey,
-    MemoryLedger, open_database,
+    open_database,
 };
 
 pub fn now() -> i64 {
@@ -42,7 +43,7 @@ pub fn record(uuid: &str, node_type: NodeType) -> DeviceRecord {
     }
 }
 
-pub fn enroller(dir: &Path, networks: &[&str]) -> Enroller<MemoryLedger> {
+pub fn enroller(dir: &Path, networks: &[&str]) -> Enroller<MemoryRegistryLedger> {
     let ca = CertificateAuthority::load_or_create(
         &dir.join("ca"),
         "SF2C-BC Test VPN CA",
@@ -57,14 +58,14 @@ pub fn enroller(dir: &Path, networks: &[&str]) -> Enroller<MemoryLedger> {
         ca,
         pool,
         db,
-        MemoryLedger::new(),
+        MemoryRegistryLedger::new(),
         EnrolmentConfig::default(),
     )
 }
 
 /// Registers `uuid` on the ledger double, issues a token and enrols a fresh key; returns the key PEM too.
 pub async fn register_and_enrol(
-    e: &Enroller<MemoryLedger>,
+    e: &Enroller<MemoryRegistryLedger>,
     uuid: &str,
     node_type: NodeType,
 ) -> (Enrolled, String) {

@@ -1,12 +1,14 @@
-//! Builders of registry records and signed messages for tests and the benchmark (real keys, real signatures).
+//! `TestDevice`: devices with real keys, their registry records and real signed messages, for the fog validator's and edge gateway's tests and the benchmark.
+//!
+//! Not a double (nothing here stands in for Fabric): it moved here from fog-validator's `testkit`
+//! so that no product crate compiles test fixtures. It has no fog-validator types, so the
+//! validator's unit tests in src/ can use it too.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use device_record::{DeviceRecord, NodeType, parse_public_key_pem};
 use signed_message::{Algorithm, Claims, SigningKey};
 use uuid::Uuid;
-
-use crate::registry::cache::CachedDevice;
 
 /// A device with a fresh key pair, its registry record and its next sequence number.
 pub struct TestDevice {
@@ -55,16 +57,11 @@ impl TestDevice {
             .with("humidity", 40_i64)
     }
 
-    /// The record as the cache would hold it.
-    pub fn cached(&self) -> CachedDevice {
-        CachedDevice::new(self.record.clone())
-    }
-
-    /// A cached copy of the record after `change`.
-    pub fn with_record(&self, change: impl FnOnce(&mut DeviceRecord)) -> CachedDevice {
+    /// A copy of the record after `change`.
+    pub fn with_record(&self, change: impl FnOnce(&mut DeviceRecord)) -> DeviceRecord {
         let mut record = self.record.clone();
         change(&mut record);
-        CachedDevice::new(record)
+        record
     }
 }
 

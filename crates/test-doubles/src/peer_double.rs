@@ -1,17 +1,20 @@
-//! `PeerDouble`: an in-process TEST DOUBLE of a Fabric peer's side of the chaincode stream.
+//! `PeerDouble`: a Fabric peer's side of the chaincode stream, in process, for the shim's protocol tests: a real peer never sends the malformed frames, out-of-order handshakes and held replies those tests need, and cannot count the shim's requests.
 //!
 //! It dials a chaincode server over real gRPC (`protos.Chaincode/Connect`), does the handshake
 //! the peer does (expects REGISTER, sends REGISTERED then READY), sends TRANSACTION messages
 //! with signed-proposal-shaped headers, and answers the chaincode's ledger requests from an
-//! in-memory world state with per-transaction write sets, history and query iterators.
+//! in-memory world state (see `world`) with per-transaction write sets, history and query
+//! iterators. Tests can also send any raw message, shrink the query batch size, hold GET_STATE
+//! answers to prove concurrency, and read how many requests of each kind arrived.
 //! It is written from our reading of the protocol, not from a peer: conformance of the shim
-//! with a real Fabric peer is NOT shown by tests that use it. Signatures are not made or checked,
-//! endorsement and MVCC validation are not modelled.
+//! with a real Fabric peer is NOT shown by tests that use it (that is the live network's job).
+//! Signatures are not made or checked, endorsement and MVCC validation are not modelled.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chaincode_shim::config::DEFAULT_MAX_MESSAGE_BYTES;
 use prost::Message;
 use sf2c_protos::Timestamp;
 use sf2c_protos::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
@@ -20,16 +23,18 @@ use sf2c_protos::protos::chaincode_client::ChaincodeClient;
 use sf2c_protos::protos::chaincode_message::Type;
 use sf2c_protos::protos::{
     ChaincodeAdditionalParams, ChaincodeEvent, ChaincodeId, ChaincodeInput, ChaincodeMessage,
-    DelState, GetHistoryForKey, GetState, GetStateByRange, Proposal, PutState, QueryMetadata,
-    QueryResponse, QueryResponseMetadata, QueryResultBytes, QueryStateClose, QueryStateNext,
-    Response, SignedProposal,
+    Proposal, Response, SignedProposal,
 };
-use sf2c_protos::queryresult::{KeyModification, Kv};
+use sf2c_protos::queryresult::KeyModification;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
 use tonic::transport::Endpoint;
+
+mod world;
+
+use world::{Shared, World, lock, read_loop};
 
 /// How long the double waits for the chaincode before failing a test step.
 const WAIT: Duration = Duration::from_secs(20);
@@ -92,33 +97,6 @@ pub enum Outcome {
     Error(String),
 }
 
-#[derive(Default)]
-struct World {
-    state: BTreeMap<String, Vec<u8>>,
-    /// Oldest first.
-    history: HashMap<String, Vec<KeyModification>>,
-    /// Write sets of running transactions, by txid; `None` deletes.
-    writes: HashMap<String, BTreeMap<String, Option<Vec<u8>>>>,
-    iterators: HashMap<String, VecDeque<Vec<u8>>>,
-    next_iterator: u64,
-    events: Vec<ChaincodeEvent>,
-    requests: HashMap<i32, usize>,
-    held_gets: Vec<ChaincodeMessage>,
-    hold_gets_until: usize,
-}
-
-struct Shared {
-    world: Mutex<World>,
-    waiters: Mutex<HashMap<String, oneshot::Sender<ChaincodeMessage>>>,
-    unrouted: Mutex<Vec<ChaincodeMessage>>,
-    namespace: String,
-    batch_size: usize,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Test double of a peer connected to one chaincode server.
 pub struct PeerDouble {
     outbound: mpsc::Sender<ChaincodeMessage>,
@@ -140,8 +118,8 @@ pub async fn raw_stream(
 ) -> Result<(mpsc::Sender<ChaincodeMessage>, Streaming<ChaincodeMessage>), DoubleError> {
     let channel = endpoint.connect().await?;
     let mut client = ChaincodeClient::new(channel)
-        .max_decoding_message_size(crate::config::DEFAULT_MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(crate::config::DEFAULT_MAX_MESSAGE_BYTES);
+        .max_decoding_message_size(DEFAULT_MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(DEFAULT_MAX_MESSAGE_BYTES);
     let (tx, rx) = mpsc::channel(256);
     let inbound = client.connect(ReceiverStream::new(rx)).await?.into_inner();
     Ok((tx, inbound))
@@ -384,225 +362,4 @@ fn signed_proposal(tx: &TxSpec) -> SignedProposal {
         proposal_bytes: proposal.encode_to_vec(),
         signature: Vec::new(),
     }
-}
-
-async fn read_loop(
-    mut inbound: Streaming<ChaincodeMessage>,
-    outbound: mpsc::Sender<ChaincodeMessage>,
-    shared: Arc<Shared>,
-    keepalives: mpsc::Sender<ChaincodeMessage>,
-) {
-    while let Ok(Some(msg)) = inbound.message().await {
-        match msg.r#type() {
-            Type::Completed | Type::Error => {
-                let waiter = lock(&shared.waiters).remove(&msg.txid);
-                match waiter {
-                    Some(w) => {
-                        let _ = w.send(msg);
-                    }
-                    None => lock(&shared.unrouted).push(msg),
-                }
-            }
-            Type::Keepalive => {
-                let _ = keepalives.send(msg).await;
-            }
-            _ => {
-                for reply in answer(&shared, msg) {
-                    if outbound.send(reply).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn reply(to: &ChaincodeMessage, kind: Type, payload: Vec<u8>) -> ChaincodeMessage {
-    ChaincodeMessage {
-        r#type: kind as i32,
-        payload,
-        txid: to.txid.clone(),
-        channel_id: to.channel_id.clone(),
-        ..Default::default()
-    }
-}
-
-/// Answers one ledger request; held GET_STATEs may be released together.
-fn answer(shared: &Shared, msg: ChaincodeMessage) -> Vec<ChaincodeMessage> {
-    let mut world = lock(&shared.world);
-    *world.requests.entry(msg.r#type).or_default() += 1;
-    if msg.r#type() == Type::GetState && world.hold_gets_until > 0 {
-        world.held_gets.push(msg);
-        if world.held_gets.len() < world.hold_gets_until {
-            return Vec::new();
-        }
-        world.hold_gets_until = 0;
-        let held = std::mem::take(&mut world.held_gets);
-        return held
-            .into_iter()
-            .map(|m| answer_one(shared, &mut world, &m))
-            .collect();
-    }
-    vec![answer_one(shared, &mut world, &msg)]
-}
-
-fn answer_one(shared: &Shared, world: &mut World, msg: &ChaincodeMessage) -> ChaincodeMessage {
-    match serve_request(shared, world, msg) {
-        Ok(payload) => reply(msg, Type::Response, payload),
-        Err(text) => reply(msg, Type::Error, text.into_bytes()),
-    }
-}
-
-fn decode<M: Message + Default>(msg: &ChaincodeMessage) -> Result<M, String> {
-    M::decode(msg.payload.as_slice()).map_err(|e| format!("bad request payload: {e}"))
-}
-
-fn serve_request(
-    shared: &Shared,
-    world: &mut World,
-    msg: &ChaincodeMessage,
-) -> Result<Vec<u8>, String> {
-    let kind = msg.r#type();
-    if !world.writes.contains_key(&msg.txid) {
-        return Err(format!("unknown transaction {}", msg.txid));
-    }
-    match kind {
-        Type::GetState => {
-            let req: GetState = decode(msg)?;
-            Ok(world.state.get(&req.key).cloned().unwrap_or_default())
-        }
-        Type::PutState => {
-            let req: PutState = decode(msg)?;
-            if req.key.is_empty() {
-                return Err("key must not be empty".into());
-            }
-            if let Some(w) = world.writes.get_mut(&msg.txid) {
-                w.insert(req.key, Some(req.value));
-            }
-            Ok(Vec::new())
-        }
-        Type::DelState => {
-            let req: DelState = decode(msg)?;
-            if let Some(w) = world.writes.get_mut(&msg.txid) {
-                w.insert(req.key, None);
-            }
-            Ok(Vec::new())
-        }
-        Type::GetStateByRange => {
-            let req: GetStateByRange = decode(msg)?;
-            let in_end = |k: &str| req.end_key.is_empty() || k < req.end_key.as_str();
-            let id = new_iterator_id(world);
-            if req.metadata.is_empty() {
-                let records: Vec<Vec<u8>> = world
-                    .state
-                    .range(req.start_key.clone()..)
-                    .take_while(|(k, _)| in_end(k))
-                    .map(|(k, v)| kv(shared, k, v))
-                    .collect();
-                return Ok(first_batch(shared, world, id, records));
-            }
-            let meta = QueryMetadata::decode(req.metadata.as_slice())
-                .map_err(|e| format!("bad query metadata: {e}"))?;
-            let from = if meta.bookmark.is_empty() {
-                req.start_key.clone()
-            } else {
-                meta.bookmark
-            };
-            let mut iter = world.state.range(from..).take_while(|(k, _)| in_end(k));
-            let page: Vec<Vec<u8>> = iter
-                .by_ref()
-                .take(meta.page_size.max(0) as usize)
-                .map(|(k, v)| kv(shared, k, v))
-                .collect();
-            let bookmark = iter.next().map(|(k, _)| k.clone()).unwrap_or_default();
-            // A paginated query comes back whole, with its bookmark, and is then closed.
-            Ok(QueryResponse {
-                metadata: QueryResponseMetadata {
-                    fetched_records_count: page.len() as i32,
-                    bookmark,
-                }
-                .encode_to_vec(),
-                results: page
-                    .into_iter()
-                    .map(|result_bytes| QueryResultBytes { result_bytes })
-                    .collect(),
-                has_more: false,
-                id,
-            }
-            .encode_to_vec())
-        }
-        Type::GetHistoryForKey => {
-            let req: GetHistoryForKey = decode(msg)?;
-            let records: Vec<Vec<u8>> = world
-                .history
-                .get(&req.key)
-                .map(|h| h.iter().rev().map(|m| m.encode_to_vec()).collect())
-                .unwrap_or_default();
-            let id = new_iterator_id(world);
-            Ok(first_batch(shared, world, id, records))
-        }
-        Type::QueryStateNext => {
-            let req: QueryStateNext = decode(msg)?;
-            let Some(rest) = world.iterators.remove(&req.id) else {
-                return Err(format!("query iterator {} not found", req.id));
-            };
-            Ok(first_batch(shared, world, req.id, rest.into()))
-        }
-        Type::QueryStateClose => {
-            let req: QueryStateClose = decode(msg)?;
-            world.iterators.remove(&req.id);
-            Ok(QueryResponse {
-                has_more: false,
-                id: req.id,
-                ..Default::default()
-            }
-            .encode_to_vec())
-        }
-        other => Err(format!(
-            "the peer double does not serve {}",
-            other.as_str_name()
-        )),
-    }
-}
-
-fn new_iterator_id(world: &mut World) -> String {
-    world.next_iterator += 1;
-    format!("iter-{}", world.next_iterator)
-}
-
-fn kv(shared: &Shared, key: &str, value: &[u8]) -> Vec<u8> {
-    Kv {
-        namespace: shared.namespace.clone(),
-        key: key.to_string(),
-        value: value.to_vec(),
-    }
-    .encode_to_vec()
-}
-
-/// One batch of an unpaginated query; the rest waits under `id` for QUERY_STATE_NEXT.
-fn first_batch(
-    shared: &Shared,
-    world: &mut World,
-    id: String,
-    mut records: Vec<Vec<u8>>,
-) -> Vec<u8> {
-    let rest = if records.len() > shared.batch_size {
-        records.split_off(shared.batch_size)
-    } else {
-        Vec::new()
-    };
-    let has_more = !rest.is_empty();
-    if has_more {
-        world.iterators.insert(id.clone(), rest.into());
-    }
-    QueryResponse {
-        results: records
-            .into_iter()
-            .map(|result_bytes| QueryResultBytes { result_bytes })
-            .collect(),
-        has_more,
-        id,
-        metadata: Vec::new(),
-    }
-    .encode_to_vec()
 }

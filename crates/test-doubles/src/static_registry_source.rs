@@ -1,4 +1,10 @@
-//! `StaticRegistrySource`: an in-process test double of the ledger-backed registry source (tests and benchmark only).
+//! `StaticRegistrySource`: the fog validator's `RegistrySource` (the ledger's registry) in memory, for tests of the validator's own decisions, which need a registry that changes, fails and recovers on cue; a shared real ledger cannot go down for one test.
+//!
+//! It holds records and an event log, numbers each change as a new block, counts lookups and can
+//! be made unreachable. Tests that use it (message path, client auth, sink stores, outbound TLS,
+//! the benchmark, the edge gateway's restart test) check what the validator decides and forwards,
+//! not how it reads Fabric; `FabricRegistrySource` against the live network is tested in
+//! fog-validator/tests/fabric_registry.rs.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -7,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use device_record::{ChangeKind, DeviceRecord, RegistryEvent};
 use tokio::sync::mpsc;
 
-use super::source::{BoxFuture, EventStream, RegistrySource, SourceError};
+use fog_validator::registry::source::{BoxFuture, EventStream, RegistrySource, SourceError};
 
 #[derive(Default)]
 struct State {
@@ -18,8 +24,8 @@ struct State {
 }
 
 /// In-process test double of the ledger-backed registry source: holds records and an event log in
-/// memory, numbers each change as a new block, and can be made unreachable. It is not Fabric and is
-/// compiled only for tests and with the `test-double` feature; production uses `FabricRegistrySource`.
+/// memory, numbers each change as a new block, and can be made unreachable. It is not Fabric;
+/// production uses `FabricRegistrySource`.
 #[derive(Default)]
 pub struct StaticRegistrySource {
     state: Mutex<State>,

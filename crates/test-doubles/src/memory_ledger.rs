@@ -1,14 +1,16 @@
-//! `MemoryLedger`: an in-process test double of the Fabric ledger, for unit tests of contract logic only.
+//! `MemoryLedger`: the world state a peer serves the contract, in memory, so contract tests can compare the whole committed state around each refusal, which a shared, never-reset real ledger cannot show.
 //!
-//! It keeps committed state, a write set per transaction applied only on commit, per-key history,
-//! paginated range queries with bookmarks, and the one event per committed transaction. It does
-//! not model endorsement, MVCC conflicts or ordering: those belong to a real Fabric network.
+//! It lets chaincode/tests run the contract's logic alone over the `Ledger` trait: every refusal,
+//! with the committed state and events compared before and after, in microseconds. It keeps
+//! committed state, a write set per transaction applied only on commit, per-key history, paginated
+//! range queries with bookmarks, and the one event per committed transaction. It does not model
+//! endorsement, MVCC conflicts or ordering; the contract on a real peer is tested in
+//! chaincode/tests/live_peer_cli.rs and crates/fabric-client/tests/live*.
 
 use std::collections::{BTreeMap, HashMap};
 
 use device_record::TxTimestamp;
-
-use crate::ledger::{Creator, KeyModification, Ledger, LedgerError, RangePage, StateEntry};
+use device_registry::{Creator, KeyModification, Ledger, LedgerError, RangePage, StateEntry};
 
 /// An event of a committed transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
