@@ -13,21 +13,15 @@
 //!   `gateway.ErrorDetail` list ([`PeerStatus`]); an invalid commit is a [`CommitError`].
 //!
 //! [`NetworkFile`] reads `network.json` (see the README); [`connect`] turns it, an organisation
-//! and an [`IdentityChoice`] into a [`Network`]. With the `test-double` feature,
-//! `GatewayDouble` and `DoubleNetwork` provide an in-process test double of a peer's Gateway
-//! service; tests against it do not show conformance with a real peer.
+//! and an [`IdentityChoice`] into a [`Network`].
 
 pub mod checkpoint;
 pub mod commit;
 pub mod contract;
-#[cfg(feature = "test-double")]
-pub mod double_network;
 pub mod envelope;
 pub mod error;
 pub mod events;
 pub mod gateway;
-#[cfg(feature = "test-double")]
-pub mod gateway_double;
 pub mod identity;
 pub mod ledger_connection;
 pub mod low_s;
@@ -39,13 +33,9 @@ pub mod status;
 pub use checkpoint::{Checkpoint, CheckpointError, FileCheckpoint, Position};
 pub use commit::{Commit, CommitStatus};
 pub use contract::{Contract, SubmitOptions, SubmitResult};
-#[cfg(feature = "test-double")]
-pub use double_network::DoubleNetwork;
 pub use error::{CommitError, GatewayError};
 pub use events::{ChaincodeEvent, ChaincodeEvents, StartPosition};
 pub use gateway::{Gateway, Network};
-#[cfg(feature = "test-double")]
-pub use gateway_double::GatewayDouble;
 pub use identity::{Identity, IdentityError, SigningIdentity};
 pub use ledger_connection::{
     IdentityChoice, LedgerConnectError, LedgerConnection, LedgerSettings, connect, connect_now,
