@@ -22,17 +22,30 @@ use vpn_centre::pki::{CentrePki, PkiSettings};
 use vpn_centre::registry::RegistryView;
 use vpn_centre::warnings_store::WarningsStore;
 use vpn_centre::{Warning, WarningClient, WarningFilter};
+use vpn_pki::Cidr;
 
 use crate::device::{Device, Enrolled};
 
 /// The dashboard operator the centre is started with.
 pub const OPERATOR: &str = "olivia";
 pub const PASSWORD: &str = "a long enough operator passphrase";
-/// The IPv4 network enrolment leases virtual addresses from.
-pub const VIRTUAL_NETWORK: &str = "10.8.0.0/24";
+
+/// A random /64 under fd5f::/16 for one centre to lease from: the shared ledger keeps virtual IPs
+/// unique across every device ever registered, so a fixed pool would collide with earlier runs.
+fn unique_network() -> Cidr {
+    let ip: std::net::Ipv6Addr = test_support::fabric::unique_virtual_ip()
+        .parse()
+        .expect("an IPv6 address");
+    let s = ip.segments();
+    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        .parse()
+        .expect("a /64")
+}
 
 pub struct Centre {
     pub pki: Arc<CentrePki>,
+    /// The IPv6 network enrolment leases virtual addresses from.
+    pub network: Cidr,
     pub store: Arc<WarningsStore>,
     /// Operators' listener (`http://127.0.0.1:port`).
     pub url: String,
@@ -58,9 +71,10 @@ impl Centre {
             FabricRegistry::from_settings(ledger).expect("FabricRegistry from network.json"),
         );
         let view: Arc<dyn RegistryView> = registry.clone();
+        let network = unique_network();
         let settings = PkiSettings {
             dir: dir.join("pki"),
-            networks: vec![VIRTUAL_NETWORK.parse().expect("virtual network")],
+            networks: vec![network],
             enrolment: vpn_pki::EnrolmentConfig::default(),
         };
         let pki = Arc::new(
@@ -119,6 +133,7 @@ impl Centre {
         ];
         Self {
             pki,
+            network,
             store,
             url: format!("http://{addr}"),
             mtls_url: format!("https://{mtls_addr}"),
@@ -162,9 +177,9 @@ impl Centre {
             ca: write("ca.pem", &answer.ca),
             virtual_ip: answer
                 .virtual_ip
-                .v4
+                .v6
                 .map(|ip| ip.to_string())
-                .expect("an IPv4 lease"),
+                .expect("an IPv6 lease"),
         };
         device.enrolled = Some(enrolled.clone());
         enrolled

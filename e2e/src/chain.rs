@@ -1,4 +1,4 @@
-//! The whole chain assembled: the ledger double, the VPN Centre on it, the cloud sink, devices
+//! The whole chain assembled: the live ledger, the VPN Centre on it, the cloud sink, devices
 //! registered as the Org1 admin and enrolled over HTTP, and fog validators started from their
 //! enrolled files. The impostor is a registered gateway with its own certificate that signs with
 //! a key which is not its registered one.
@@ -58,8 +58,8 @@ impl Chain {
     pub async fn start(validators: usize, policy: AutoBanPolicy) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path();
-        let ledger = Ledger::start(&root.join("fabric")).await;
-        let centre = Centre::start(&root.join("centre"), &ledger.settings("admin"), policy).await;
+        let ledger = Ledger::connect().await;
+        let centre = Centre::start(&root.join("centre"), &ledger.centre_settings(), policy).await;
 
         let mut honest = Device::keygen(&root.join("honest"), NodeType::Gateway);
         let mut impostor = Device::keygen(&root.join("impostor"), NodeType::Gateway);
@@ -76,6 +76,13 @@ impl Chain {
                 .register(&device.uuid, device.node_type, &device.public_key)
                 .await;
             centre.enrol(device).await;
+        }
+        // Validators and the test read Org2's peer; let it catch up with the enrolments.
+        for device in [&honest, &impostor, &admin].into_iter().chain(&fog_devices) {
+            let lease = &device.tls().virtual_ip;
+            ledger
+                .device_when(&device.uuid, |r| &r.virtual_ip == lease)
+                .await;
         }
 
         let sink = TlsSink::start(root, &centre).await;

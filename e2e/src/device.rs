@@ -13,7 +13,7 @@ pub struct Enrolled {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub ca: PathBuf,
-    /// The IPv4 address the centre leased.
+    /// The address the centre leased (from its IPv6 pool).
     pub virtual_ip: String,
 }
 

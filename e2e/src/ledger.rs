@@ -1,67 +1,52 @@
-//! The ledger side: fabric-client's `DoubleNetwork`, an in-process TEST DOUBLE of a Fabric peer's
-//! Gateway service (real device-registry contract, in-memory ledger, TLS on 127.0.0.1), with the
-//! Org1 admin's contract for writes and an Org1 member's contract for reads.
+//! The ledger side: the live Fabric network (`test_support::fabric::LiveNetwork`), with Org1's admin registering devices and Org2's client reading them, as validators do.
+//!
+//! The ledger is shared with every other test and never reset, so each device gets a fresh
+//! placeholder virtual IP (the contract keeps virtual IPs unique) until enrolment replaces it.
 
-use std::path::Path;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
 
 use device_record::{DeviceRecord, DeviceRequest, NodeType};
-use fabric_client::double_network::{CHAINCODE, CHANNEL, PEER_HOST};
-use fabric_client::{Contract, DoubleNetwork, Gateway, LedgerSettings, SigningIdentity};
+use fabric_client::{Contract, LedgerSettings};
+use test_support::fabric::{LiveNetwork, unique_virtual_ip};
 
-/// The double and two identities' views of the registry chaincode on it.
+/// The organisation whose admin writes the registry (operators and the VPN Centre).
+pub const WRITER_ORG: &str = "Org1";
+/// The organisation whose member identity the validators read with.
+pub const READER_ORG: &str = "Org2";
+
+/// The live network and two identities' views of the registry chaincode on it.
 pub struct Ledger {
-    pub net: DoubleNetwork,
+    pub net: LiveNetwork,
     admin: Contract,
     reader: Contract,
-    next_ip: AtomicU8,
-}
-
-async fn contract(net: &DoubleNetwork, identity: SigningIdentity) -> Contract {
-    Gateway::connect(
-        &net.addr.to_string(),
-        &net.tls_root_pem,
-        PEER_HOST,
-        identity,
-    )
-    .await
-    .expect("connect to the ledger double")
-    .network(CHANNEL)
-    .contract(CHAINCODE)
 }
 
 impl Ledger {
-    /// Starts the double with its MSP folders and `network.json` under `dir`.
-    pub async fn start(dir: &Path) -> Self {
-        std::fs::create_dir_all(dir).expect("create the ledger double's directory");
-        let net = DoubleNetwork::start(dir).await;
-        let admin = contract(&net, net.admin()).await;
-        let reader = contract(&net, net.client()).await;
-        Self {
-            net,
-            admin,
-            reader,
-            next_ip: AtomicU8::new(1),
-        }
+    /// Connects to the network `network.json` describes; panics with instructions if none runs.
+    pub async fn connect() -> Self {
+        let net = LiveNetwork::get();
+        let admin = net.contract(WRITER_ORG, "admin").await;
+        let reader = net.contract(READER_ORG, "client").await;
+        Self { net, admin, reader }
     }
 
-    /// How a service reaches the double: its `network.json`, Org1, and `identity` (`admin` or `client`).
-    pub fn settings(&self, identity: &str) -> LedgerSettings {
-        LedgerSettings {
-            network: self.net.network_json.clone(),
-            org: "Org1".into(),
-            identity: identity.into(),
-        }
+    /// How the VPN Centre reaches the ledger: Org1's admin (bans, virtual IPs).
+    pub fn centre_settings(&self) -> LedgerSettings {
+        self.net.settings(WRITER_ORG, "admin")
     }
 
-    /// Registers a device as the Org1 admin, through the contract's `RegisterDevice`, at a
+    /// How a validator reaches the ledger: Org2's client (reads and events only).
+    pub fn validator_settings(&self) -> LedgerSettings {
+        self.net.settings(READER_ORG, "client")
+    }
+
+    /// Registers a device as the Org1 admin, through the contract's `RegisterDevice`, at a fresh
     /// placeholder virtual IP (enrolment replaces it with the centre's lease); returns the block.
     pub async fn register(&self, uuid: &str, node_type: NodeType, public_key: &str) -> u64 {
-        let n = self.next_ip.fetch_add(1, Ordering::Relaxed);
         let request = DeviceRequest {
             uuid: uuid.into(),
             node_type,
-            virtual_ip: format!("10.99.0.{n}"),
+            virtual_ip: unique_virtual_ip(),
             public_key: public_key.into(),
             labels: Default::default(),
         };
@@ -73,7 +58,7 @@ impl Ledger {
             .block
     }
 
-    /// `GetDevice` as an Org1 member: what any reader of the ledger sees.
+    /// `GetDevice` as an Org2 member on Org2's peer: what the validators' organisation sees.
     pub async fn device(&self, uuid: &str) -> DeviceRecord {
         let bytes = self
             .reader
@@ -81,5 +66,30 @@ impl Ledger {
             .await
             .unwrap_or_else(|e| panic!("GetDevice {uuid}: {e}"));
         DeviceRecord::from_json(&bytes).expect("GetDevice answers a device record")
+    }
+
+    /// `device` once Org2's peer shows what `check` expects: a submit returns when Org1's peer
+    /// (the writer's) has committed, and the other peer commits the same block a little later.
+    pub async fn device_when(
+        &self,
+        uuid: &str,
+        check: impl Fn(&DeviceRecord) -> bool,
+    ) -> DeviceRecord {
+        let seen = test_support::wait::until(
+            Duration::from_secs(10),
+            Duration::from_millis(20),
+            || async {
+                let record = self.device(uuid).await;
+                check(&record).then_some(record)
+            },
+        )
+        .await;
+        match seen {
+            Some((record, _)) => record,
+            None => panic!(
+                "Org2's peer did not show the expected record of {uuid} within 10 s: {:?}",
+                self.device(uuid).await
+            ),
+        }
     }
 }

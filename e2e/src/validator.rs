@@ -1,6 +1,6 @@
 //! A fog validator started from its enrolled files: mutual TLS with the centre's CA and CRL URL,
 //! the sink and the centre reached over mutual TLS with its own certificate, and the registry read
-//! through `FabricRegistrySource` from the ledger (here the test double) as an Org1 member.
+//! through `FabricRegistrySource` from the live ledger as an Org2 member.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ pub async fn start(
     ledger: &Ledger,
 ) -> RunningValidator {
     let tls = device.tls();
-    let settings = ledger.settings("client");
+    let settings = ledger.validator_settings();
     let mut config = Config {
         id: format!("fog-{}", &device.uuid[..8]),
         listen: "127.0.0.1:0".parse().expect("address"),

@@ -1,12 +1,9 @@
-//! The whole chain end to end on 127.0.0.1: the edge gateway's library signs and sends over
-//! mutual TLS to two real fog validators, which forward to the real cloud sink (SQLite, mutual
-//! TLS) and report refusals to the real VPN Centre, whose auto-ban bans on the ledger and revokes
-//! certificates; the validators learn the ban from the ledger's event stream and the revocation
-//! from the centre's CRL.
+//! The whole chain end to end on the live Fabric network: the edge gateway's library signs and sends over mutual TLS to two real fog validators, which forward to the real cloud sink (SQLite, mutual TLS) and report refusals to the real VPN Centre, whose auto-ban bans on the ledger and revokes certificates.
 //!
-//! The ledger is fabric-client's `DoubleNetwork`/`GatewayDouble`, an in-process TEST DOUBLE of a
-//! Fabric peer's Gateway service running the real device-registry contract on an in-memory
-//! ledger. No Fabric network runs here; this test does NOT show conformance with real Fabric.
+//! The validators (reading as Org2's client on Org2's peer) learn the ban from the chaincode
+//! event stream after the centre's transaction (signed as Org1's admin) commits, and the
+//! revocation from the centre's CRL. The delays printed at the end are measured against real
+//! commits.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -103,7 +100,8 @@ async fn an_honest_gateway_is_stored_once_and_an_impersonator_is_auto_banned_eve
             "lease of {} not on the ledger",
             device.uuid
         );
-        assert!(tls.virtual_ip.starts_with("10.8.0."), "{}", tls.virtual_ip);
+        let ip = tls.virtual_ip.parse().expect("an IP address");
+        assert!(chain.centre.network.contains(ip), "{ip} not from the pool");
         assert_eq!(record.node_type, device.node_type);
         assert_eq!(record.version, 2, "registered, then enrolled: {record:?}");
         assert_eq!(record.public_key.trim(), device.public_key.trim());

@@ -1,12 +1,9 @@
-//! The operators' dashboard of the real VPN Centre in real headless Chromium, with the rest of the
-//! chain real behind it: a forged message at a real fog validator becomes a warning that appears
-//! live on the Warnings page and is deleted there; a ban from the Devices page reaches the ledger,
-//! the validator refuses the gateway's next message, and the device's history shows the ban.
-//! Screenshots land in `target/browser-artifacts/e2e-*.png`.
+//! The operators' dashboard of the real VPN Centre in real headless Chromium, with the rest of the chain real behind it, the ledger being the live Fabric network.
 //!
-//! The ledger is fabric-client's `DoubleNetwork`/`GatewayDouble`, an in-process TEST DOUBLE of a
-//! Fabric peer's Gateway service running the real device-registry contract on an in-memory
-//! ledger. No Fabric network runs here; this test does NOT show conformance with real Fabric.
+//! A forged message at a real fog validator becomes a warning that appears live on the Warnings
+//! page and is deleted there; a ban from the Devices page commits on the ledger (as Org1's
+//! admin), the validator (reading Org2's peer) refuses the gateway's next message, and the
+//! device's history shows the ban. Screenshots land in `target/browser-artifacts/e2e-*.png`.
 
 use std::time::{Duration, Instant};
 
@@ -120,6 +117,14 @@ async fn an_operator_sees_an_impersonation_live_and_bans_a_gateway_the_validator
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
+    // The shared ledger lists every device ever registered: bring this one into the picture.
+    browser
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})",
+            vec![serde_json::json!(dev)],
+        )
+        .await
+        .unwrap();
     screenshot(&browser, "e2e-devices-banned.png").await;
     let record = chain.ledger.device(honest).await;
     assert!(record.banned, "the dashboard's ban is not on the ledger");

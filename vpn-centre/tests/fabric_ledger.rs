@@ -1,104 +1,139 @@
-//! The centre on `FabricRegistry` against fabric-client's `DoubleNetwork`: enrolment writes the
-//! virtual IP to the ledger, a dashboard ban and auto-ban ban on the ledger and revoke certificates.
+//! The centre on `FabricRegistry` against the live Fabric network, as the Org1 admin: enrolment writes the leased virtual IP to the ledger, bans from the dashboard and auto-ban commit there.
 //!
-//! `DoubleNetwork` serves `GatewayDouble`, an in-process TEST DOUBLE of a peer's Gateway service
-//! that runs the real device-registry contract on an in-memory ledger, over TLS, with
-//! `network.json` and MSP folders. The centre signs as the Org1 admin from `network.json`. These
-//! tests do NOT show conformance with a real Fabric peer.
+//! The ledger is shared and never reset: every device here has a fresh UUID and placeholder
+//! virtual IP, and each centre leases from its own random IPv6 /64, so no run collides with
+//! another. What the centre wrote is read back through the contract as Org1's client (the
+//! centre's own peer, so a committed write is visible at once) and as Org2's client (the other
+//! peer, after its commit).
 
 mod common;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::centre::Centre;
 use common::dashboard_server::{FORM, send, session};
 use common::sample;
 use device_record::{DeviceRecord, DeviceRequest, NodeType};
-use fabric_client::double_network::{CHAINCODE, CHANNEL, PEER_HOST};
-use fabric_client::{Contract, DoubleNetwork, Gateway, LedgerSettings};
+use fabric_client::Contract;
 use hyper::StatusCode;
+use test_support::fabric::{LiveNetwork, unique_uuid, unique_virtual_ip};
+use test_support::wait::until;
 use vpn_centre::autoban::AutoBanPolicy;
+use vpn_centre::enrol_api::EnrolBody;
 use vpn_centre::fabric_registry::FabricRegistry;
 use vpn_centre::registry::{RegistryError, RegistryView};
-use vpn_centre::{ClientError, WarningClient, WarningFilter};
-use vpn_pki::RegistryLedger;
-
-const GW: &str = "5d2a7c41-8e3f-4b6a-9d1c-2f4e6a8b0c13";
-const V1: &str = "9c1d3e5f-7a2b-4c4d-8e6f-0a1b2c3d4e5f";
-const V2: &str = "2b4d6f8a-1c3e-4a5b-9c7d-e9f0a1b2c3d4";
+use vpn_centre::{ClientError, TlsIdentity, WarningClient, WarningFilter};
+use vpn_pki::{Cidr, RegistryLedger};
 
 struct World {
     _dir: tempfile::TempDir,
-    net: DoubleNetwork,
-    /// A member's read-only view of the ledger, to check what the centre wrote.
+    /// Org1's admin: registers devices, as an operator's `sf2c-registry` would.
+    admin: Contract,
+    /// Org1's client: the centre's peer, read-only.
     reader: Contract,
+    /// Org2's client: the other organisation's peer, read-only.
+    other_org: Contract,
+    pool: Cidr,
     centre: Centre<FabricRegistry>,
 }
 
-async fn contract(net: &DoubleNetwork, admin: bool) -> Contract {
-    let identity = if admin { net.admin() } else { net.client() };
-    Gateway::connect(
-        &net.addr.to_string(),
-        &net.tls_root_pem,
-        PEER_HOST,
-        identity,
-    )
-    .await
-    .unwrap()
-    .network(CHANNEL)
-    .contract(CHAINCODE)
-}
-
-fn registry(net: &DoubleNetwork) -> FabricRegistry {
-    FabricRegistry::from_settings(&LedgerSettings {
-        network: net.network_json.clone(),
-        org: "Org1".into(),
-        identity: "admin".into(),
-    })
-    .unwrap()
-}
-
-/// Registers `uuid` through the contract as the admin, at `ip`, with a fresh P-256 key.
-async fn register(net: &DoubleNetwork, uuid: &str, node_type: NodeType, ip: &str) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let request = DeviceRequest {
-        uuid: uuid.into(),
-        node_type,
-        virtual_ip: ip.into(),
-        public_key: key.public_key_pem(),
-        labels: Default::default(),
-    };
-    contract(net, true)
-        .await
-        .submit("RegisterDevice", &[serde_json::to_vec(&request).unwrap()])
-        .await
-        .unwrap();
+/// A random /64 under fd5f::/16: the addresses this centre leases, held by no one else.
+fn unique_pool() -> Cidr {
+    let ip: std::net::Ipv6Addr = unique_virtual_ip().parse().unwrap();
+    let s = ip.segments();
+    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        .parse()
+        .unwrap()
 }
 
 async fn world(policy: AutoBanPolicy) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let fabric = dir.path().join("fabric");
-    std::fs::create_dir_all(&fabric).unwrap();
-    let net = DoubleNetwork::start(&fabric).await;
-    let reader = contract(&net, false).await;
-    let centre = Centre::start_on(dir.path(), policy, Arc::new(registry(&net))).await;
+    let net = LiveNetwork::get();
+    let registry = FabricRegistry::from_settings(&net.settings("Org1", "admin")).unwrap();
+    let pool = unique_pool();
+    let centre = Centre::start_leasing(dir.path(), policy, Arc::new(registry), vec![pool]).await;
     World {
         _dir: dir,
-        net,
-        reader,
+        admin: net.contract("Org1", "admin").await,
+        reader: net.contract("Org1", "client").await,
+        other_org: net.contract("Org2", "client").await,
+        pool,
         centre,
     }
 }
 
+async fn get(contract: &Contract, uuid: &str) -> DeviceRecord {
+    let bytes = contract
+        .evaluate("GetDevice", &[uuid.as_bytes()])
+        .await
+        .unwrap();
+    DeviceRecord::from_json(&bytes).unwrap()
+}
+
 impl World {
-    async fn on_ledger(&self, uuid: &str) -> DeviceRecord {
-        let bytes = self
-            .reader
-            .evaluate("GetDevice", &[uuid.as_bytes()])
+    /// Registers a fresh device of `node_type` at a fresh placeholder IP; returns its UUID and IP.
+    async fn register(&self, node_type: NodeType) -> (String, String) {
+        let (uuid, ip) = (unique_uuid(), unique_virtual_ip());
+        let request = DeviceRequest {
+            uuid: uuid.clone(),
+            node_type,
+            virtual_ip: ip.clone(),
+            public_key: rcgen::KeyPair::generate().unwrap().public_key_pem(),
+            labels: Default::default(),
+        };
+        self.admin
+            .submit("RegisterDevice", &[serde_json::to_vec(&request).unwrap()])
             .await
             .unwrap();
-        DeviceRecord::from_json(&bytes).unwrap()
+        (uuid, ip)
+    }
+
+    async fn on_ledger(&self, uuid: &str) -> DeviceRecord {
+        get(&self.reader, uuid).await
+    }
+
+    /// Waits until Org2's peer shows `uuid` as `expected` describes.
+    async fn on_other_peer(&self, uuid: &str, expected: impl Fn(&DeviceRecord) -> bool) {
+        let seen = until(
+            Duration::from_secs(10),
+            Duration::from_millis(50),
+            || async {
+                let record = get(&self.other_org, uuid).await;
+                expected(&record).then_some(())
+            },
+        )
+        .await;
+        assert!(
+            seen.is_some(),
+            "Org2's peer never showed the change to {uuid}"
+        );
+    }
+
+    fn client(&self) -> WarningClient {
+        WarningClient::new(&self.centre.url).unwrap()
+    }
+
+    async fn token(&self, uuid: &str) -> String {
+        let ttl = Duration::from_secs(600);
+        self.centre.pki.issue_token(uuid, ttl).await.unwrap().secret
+    }
+}
+
+fn body(token: &str, uuid: &str, key: &rcgen::KeyPair) -> EnrolBody {
+    EnrolBody {
+        token: token.to_string(),
+        uuid: uuid.to_string(),
+        public_key: Some(key.public_key_pem()),
+        csr: None,
+    }
+}
+
+fn refusal(e: ClientError) -> (u16, String) {
+    match e {
+        ClientError::Refused { status, body } => (status.as_u16(), body.error),
+        other => panic!("expected an HTTP refusal, got {other:?}"),
     }
 }
 
@@ -115,109 +150,189 @@ fn forbidden(result: Result<u64, ClientError>) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn enrolment_writes_the_leased_virtual_ip_to_the_ledger() {
+async fn enrolment_writes_the_leased_virtual_ip_to_the_ledger_once_per_token() {
     let w = world(AutoBanPolicy::default()).await;
-    register(&w.net, GW, NodeType::Gateway, "10.99.0.7").await;
-    let identity = w.centre.enrol_registered(GW).await;
-
-    let record = w.on_ledger(GW).await;
-    let ip: IpAddr = record.virtual_ip.parse().unwrap();
-    assert_ne!(record.virtual_ip, "10.99.0.7", "IP not updated");
-    assert!(
-        matches!(ip, IpAddr::V4(v4) if v4.octets()[..3] == [10, 8, 0]),
-        "{ip} is not from the pool"
+    let (gw, placeholder) = w.register(NodeType::Gateway).await;
+    let token = w.token(&gw).await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let answer = w.client().enrol(&body(&token, &gw, &key)).await.unwrap();
+    let leased = answer.virtual_ip.v6.expect("an IPv6 lease");
+    assert_eq!(
+        answer.virtual_ip.v4, None,
+        "only an IPv6 pool is configured"
     );
-    assert_eq!(record.version, 2);
+
+    let record = w.on_ledger(&gw).await;
+    assert_ne!(record.virtual_ip, placeholder, "IP not updated");
+    let ip: IpAddr = record.virtual_ip.parse().unwrap();
+    assert_eq!(ip, leased);
+    assert!(w.pool.contains(ip), "{ip} is not from {}", w.pool);
+    assert_eq!(record.version, 2, "registered, then enrolled: {record:?}");
     // Everything but the IP is as registered.
     assert_eq!(record.node_type, NodeType::Gateway);
     assert!(!record.banned);
+    w.on_other_peer(&gw, |r| r.virtual_ip == record.virtual_ip)
+        .await;
     // The same record through the centre's own views, and its history shows both writes.
+    let registry = w.centre.registry.as_ref();
+    assert_eq!(registry.get(&gw).await.unwrap().as_ref(), Some(&record));
     assert_eq!(
-        w.centre.registry.get(GW).await.unwrap().as_ref(),
-        Some(&record)
-    );
-    assert_eq!(
-        RegistryLedger::get_device(w.centre.registry.as_ref(), GW)
+        RegistryLedger::get_device(registry, &gw)
             .await
             .unwrap()
             .as_ref(),
         Some(&record)
     );
-    assert_eq!(w.centre.registry.history(GW).await.unwrap().len(), 2);
+    let history = registry.history(&gw).await.unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(history[0].record.as_ref().unwrap().virtual_ip, placeholder);
+    assert_eq!(history[1].record.as_ref(), Some(&record));
+    assert!(registry.list().await.unwrap().contains(&record));
+
+    // The token is single use, and the refusal writes nothing.
+    let again = rcgen::KeyPair::generate().unwrap();
+    let (status, error) = refusal(
+        w.client()
+            .enrol(&body(&token, &gw, &again))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 403, "{error}");
+    assert!(error.contains("already used"), "{error}");
+    assert_eq!(w.on_ledger(&gw).await.version, 2);
+
     // The enrolled gateway reaches the validators' listener, where gateways are not admitted.
+    let identity = TlsIdentity {
+        ca_pem: answer.ca,
+        cert_pem: answer.certificate,
+        key_pem: key.serialize_pem(),
+    };
     assert!(forbidden(count(&w.centre.client(&identity)).await));
 
     // An unknown device is "not found", not an unreachable ledger.
-    let unknown = "7e6d5c4b-3a29-4181-9f0e-d1c2b3a49586";
-    assert_eq!(w.centre.registry.get(unknown).await.unwrap(), None);
+    let unknown = unique_uuid();
+    assert_eq!(registry.get(&unknown).await.unwrap(), None);
     assert_eq!(
-        w.centre.registry.ban(unknown, "x").await,
-        Err(RegistryError::NotFound(unknown.into()))
+        registry.ban(&unknown, "x").await,
+        Err(RegistryError::NotFound(unknown.clone()))
     );
-    assert_eq!(w.centre.registry.list().await.unwrap(), vec![record]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unregistered_and_banned_devices_cannot_enrol() {
+    let w = world(AutoBanPolicy::default()).await;
+    let key = rcgen::KeyPair::generate().unwrap();
+
+    let unknown = unique_uuid();
+    let token = w.token(&unknown).await;
+    let (status, error) = refusal(
+        w.client()
+            .enrol(&body(&token, &unknown, &key))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 404, "{error}");
+    assert!(error.contains("not registered"), "{error}");
+
+    // Banned on the ledger by an operator, not through the centre.
+    let (gw, placeholder) = w.register(NodeType::Gateway).await;
+    w.admin
+        .submit("BanDevice", &[gw.as_bytes(), b"stolen"])
+        .await
+        .unwrap();
+    let token = w.token(&gw).await;
+    let (status, error) = refusal(
+        w.client()
+            .enrol(&body(&token, &gw, &key))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 403, "{error}");
+    assert!(error.contains("banned"), "{error}");
+    let record = w.on_ledger(&gw).await;
+    assert_eq!(
+        (record.virtual_ip.as_str(), record.version),
+        (placeholder.as_str(), 2)
+    );
+
+    // The refusal consumed nothing: once unbanned, the same token enrols.
+    w.admin
+        .submit("UnbanDevice", &[gw.as_bytes()])
+        .await
+        .unwrap();
+    let answer = w.client().enrol(&body(&token, &gw, &key)).await.unwrap();
+    let record = w.on_ledger(&gw).await;
+    assert_eq!(
+        Some(record.virtual_ip.parse().unwrap()),
+        answer.virtual_ip.v6
+    );
+    assert!(!record.banned);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dashboard_ban_is_on_the_ledger_and_revokes_the_certificate() {
     let w = world(AutoBanPolicy::default()).await;
-    register(&w.net, GW, NodeType::Gateway, "10.99.0.8").await;
-    let identity = w.centre.enrol_registered(GW).await;
+    let (gw, _) = w.register(NodeType::Gateway).await;
+    let identity = w.centre.enrol_registered(&gw).await;
     assert!(forbidden(count(&w.centre.client(&identity)).await));
 
     let (cookie, csrf) = session(w.centre.addr).await;
     let reply = send(
         w.centre.addr,
         "POST",
-        &format!("/dashboard/devices/{GW}/ban"),
+        &format!("/dashboard/devices/{gw}/ban"),
         &[FORM, ("Cookie", &cookie)],
         &format!("csrf={csrf}&reason=seal+broken"),
     )
     .await;
     assert_eq!(reply.status, 303, "{reply:?}");
-    let record = w.on_ledger(GW).await;
+    let record = w.on_ledger(&gw).await;
     assert!(record.banned);
     assert_eq!(record.ban_reason.as_deref(), Some("seal broken"));
+    w.on_other_peer(&gw, |r| r.banned).await;
     assert!(refused_by_tls(count(&w.centre.client(&identity)).await));
 
     let reply = send(
         w.centre.addr,
         "POST",
-        &format!("/dashboard/devices/{GW}/unban"),
+        &format!("/dashboard/devices/{gw}/unban"),
         &[FORM, ("Cookie", &cookie)],
         &format!("csrf={csrf}"),
     )
     .await;
     assert_eq!(reply.status, 303, "{reply:?}");
-    assert!(!w.on_ledger(GW).await.banned);
+    assert!(!w.on_ledger(&gw).await.banned);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_ban_bans_on_the_ledger() {
     let w = world(AutoBanPolicy::default()).await;
-    register(&w.net, GW, NodeType::Gateway, "10.99.0.9").await;
-    register(&w.net, V1, NodeType::Validator, "10.99.0.10").await;
-    register(&w.net, V2, NodeType::Validator, "10.99.0.11").await;
-    let target = w.centre.enrol_registered(GW).await;
-    let v1 = w.centre.client(&w.centre.enrol_registered(V1).await);
-    let v2 = w.centre.client(&w.centre.enrol_registered(V2).await);
+    let (gw, _) = w.register(NodeType::Gateway).await;
+    let (v1, _) = w.register(NodeType::Validator).await;
+    let (v2, _) = w.register(NodeType::Validator).await;
+    let target = w.centre.enrol_registered(&gw).await;
+    let v1 = w.centre.client(&w.centre.enrol_registered(&v1).await);
+    let v2 = w.centre.client(&w.centre.enrol_registered(&v2).await);
 
     for n in 0..4 {
         let client = if n % 2 == 0 { &v1 } else { &v2 };
         client
-            .report(&sample("x", Some(GW), -32001, 2_000 + n))
+            .report(&sample("x", Some(&gw), -32001, 2_000 + n))
             .await
             .unwrap();
     }
-    assert!(!w.on_ledger(GW).await.banned, "tripped early");
-    v2.report(&sample("x", Some(GW), -32001, 3_000))
+    // The centre bans before it answers, on the peer read here: a ban would show already.
+    assert!(!w.on_ledger(&gw).await.banned, "tripped early");
+    v2.report(&sample("x", Some(&gw), -32001, 3_000))
         .await
         .unwrap();
 
-    let record = w.on_ledger(GW).await;
+    let record = w.on_ledger(&gw).await;
     assert!(record.banned);
     assert_eq!(
         record.ban_reason.as_deref(),
         Some("auto-ban: 5 warnings from 2 validators within 60 s")
     );
+    w.on_other_peer(&gw, |r| r.banned).await;
     assert!(refused_by_tls(count(&w.centre.client(&target)).await));
 }

@@ -1,7 +1,7 @@
 //! The whole centre in-process: operators' listener on plain HTTP (the loopback development
 //! mode), validators' listener on mutual TLS, over real SQLite files and a real CA, with the
 //! `MemoryRegistry` test double standing in for the ledger (or, with [`Centre::start_on`], any
-//! registry, such as `FabricRegistry` on fabric-client's GatewayDouble). Tasks are aborted on drop.
+//! registry, such as `FabricRegistry` on the live Fabric network). Tasks are aborted on drop.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -48,12 +48,22 @@ pub fn unenrolled(uuid: &str, node_type: NodeType) -> DeviceRecord {
 }
 
 pub async fn pki_in(dir: &Path, registry: Option<Arc<dyn RegistryView>>) -> CentrePki {
+    let networks = vec![
+        "10.8.0.0/24".parse().unwrap(),
+        "fd00:8::/64".parse().unwrap(),
+    ];
+    pki_leasing(dir, registry, networks).await
+}
+
+/// The PKI leasing virtual IPs from `networks`.
+pub async fn pki_leasing(
+    dir: &Path,
+    registry: Option<Arc<dyn RegistryView>>,
+    networks: Vec<vpn_pki::Cidr>,
+) -> CentrePki {
     let settings = PkiSettings {
         dir: dir.join("pki"),
-        networks: vec![
-            "10.8.0.0/24".parse().unwrap(),
-            "fd00:8::/64".parse().unwrap(),
-        ],
+        networks,
         enrolment: vpn_pki::EnrolmentConfig::default(),
     };
     CentrePki::open(&settings, registry).await.unwrap()
@@ -76,6 +86,28 @@ impl<R: RegistryView + 'static> Centre<R> {
     pub async fn start_on(dir: &Path, policy: AutoBanPolicy, registry: Arc<R>) -> Self {
         let view: Arc<dyn RegistryView> = registry.clone();
         let pki = Arc::new(pki_in(dir, Some(view)).await);
+        Self::start_with(dir, policy, registry, pki).await
+    }
+
+    /// The centre with `registry` as its ledger, leasing virtual IPs from `networks` (a shared
+    /// ledger needs addresses no other test or run holds).
+    pub async fn start_leasing(
+        dir: &Path,
+        policy: AutoBanPolicy,
+        registry: Arc<R>,
+        networks: Vec<vpn_pki::Cidr>,
+    ) -> Self {
+        let view: Arc<dyn RegistryView> = registry.clone();
+        let pki = Arc::new(pki_leasing(dir, Some(view), networks).await);
+        Self::start_with(dir, policy, registry, pki).await
+    }
+
+    async fn start_with(
+        dir: &Path,
+        policy: AutoBanPolicy,
+        registry: Arc<R>,
+        pki: Arc<CentrePki>,
+    ) -> Self {
         let dashboard = state(dir, false)
             .with_registry(registry.clone())
             .with_pki(pki.clone());
