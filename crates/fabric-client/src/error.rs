@@ -30,7 +30,12 @@ pub enum GatewayError {
         tx_id: String,
         status: PeerStatus,
     },
-    #[error("submit of tx {tx_id} to the ordering service failed: {status}")]
+    /// The ordering service did not confirm the transaction. Orderers that did receive it may
+    /// still order it later (seen on SmartBFT once quorum returns), so it is not safe to assume
+    /// it will never commit.
+    #[error(
+        "submit of tx {tx_id} to the ordering service failed: {status} (orderers that received it may still commit it later: check tx {tx_id} before submitting the change again)"
+    )]
     Submit { tx_id: String, status: PeerStatus },
     #[error("reading the commit status of tx {tx_id} failed: {status}")]
     CommitStatus { tx_id: String, status: PeerStatus },
