@@ -70,6 +70,24 @@ stop_all() {
   demo_names=()
 }
 
+# stop_matching PATTERN: stops (as stop_all does) the started processes whose name matches PATTERN.
+stop_matching() {
+  local i pid waited
+  for ((i = ${#demo_pids[@]} - 1; i >= 0; i--)); do
+    [[ ${demo_names[$i]} =~ $1 ]] || continue
+    pid=${demo_pids[$i]}
+    kill -TERM "$pid" 2>/dev/null || continue
+    waited=0
+    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 50 ]; do
+      sleep 0.2
+      waited=$((waited + 1))
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    echo "    stopped ${demo_names[$i]} (pid $pid)"
+  done
+}
+
 # free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -34,3 +34,40 @@ print_summary() {
     --cert "$TOOLS/cert.pem" --key "$TOOLS/key.pem" count 2>/dev/null) || warnings="?"
   echo "  sink rows=${rows:-?}  centre warnings=${warnings:-?}  dashboard $CENTRE_URL/"
 }
+
+# accepted_total: messages accepted by all validators together (from their metrics).
+accepted_total() {
+  local entry name port value sum=0
+  for entry in "${VALIDATOR_OPS[@]}"; do
+    read -r name port <<<"$entry"
+    value=$(curl -fsS --max-time 2 "http://127.0.0.1:$port/metrics" |
+      awk '/^fog_validator_accepted_total / { print int($2) }') || return 1
+    sum=$((sum + ${value:-0}))
+  done
+  echo "$sum"
+}
+
+# sink_rows: rows the cloud sink holds.
+sink_rows() {
+  "$BIN/cloud-sink" counts --sink "$SINK_URL" --ca "$TOOLS/ca.pem" --cert "$TOOLS/cert.pem" \
+    --key "$TOOLS/key.pem" 2>/dev/null | jq -er .total
+}
+
+# drain_sink SECONDS: waits until the sink holds as many rows as the validators accepted.
+drain_sink() {
+  local end=$((SECONDS + $1)) accepted rows
+  while [ "$SECONDS" -lt "$end" ]; do
+    accepted=$(accepted_total) && rows=$(sink_rows) && [ "$rows" -ge "$accepted" ] && return 0
+    sleep 0.5
+  done
+  echo "demo: after $1 s the sink holds ${rows:-?} rows for ${accepted:-?} accepted messages" >&2
+}
+
+# print_totals: accepted messages against stored rows, once the gateways have stopped.
+print_totals() {
+  local accepted rows verdict=NO
+  accepted=$(accepted_total) || accepted="?"
+  rows=$(sink_rows) || rows="?"
+  [ "$accepted" = "$rows" ] && verdict=yes
+  echo "  accepted messages=$accepted  sink rows=$rows  every accepted message stored: $verdict"
+}
