@@ -5,7 +5,9 @@
 //! - reads see only committed state; a transaction does not read its own writes;
 //! - range queries are over committed state, `start` inclusive, `end` exclusive;
 //! - a transaction carries at most one event: the last `set_event` wins;
-//! - history is returned newest first, as Fabric's `GetHistoryForKey` does.
+//! - history is returned newest first, as Fabric's `GetHistoryForKey` does;
+//! - a key's validation parameter (its key-level endorsement policy) is metadata of the key:
+//!   readable only once committed, removed when the key is deleted.
 
 use device_record::TxTimestamp;
 
@@ -68,6 +70,12 @@ pub trait Ledger {
         page_size: u32,
         bookmark: &str,
     ) -> Result<RangePage, LedgerError>;
+    /// Sets `key`'s key-level endorsement policy (Fabric's `VALIDATION_PARAMETER` metadata), a
+    /// marshalled `common.SignaturePolicyEnvelope`; Fabric then validates later writes of `key`
+    /// against it instead of the chaincode's policy.
+    fn set_validation_parameter(&mut self, key: &str, policy: Vec<u8>) -> Result<(), LedgerError>;
+    /// The committed key-level endorsement policy of `key`, if any.
+    fn get_validation_parameter(&self, key: &str) -> Result<Option<Vec<u8>>, LedgerError>;
     /// Every committed change of `key`, newest first.
     fn get_history_for_key(&self, key: &str) -> Result<Vec<KeyModification>, LedgerError>;
     /// Sets the transaction's event; a later call replaces an earlier one.

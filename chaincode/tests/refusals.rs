@@ -13,10 +13,11 @@ fn client_identity_may_read_but_not_write() {
     h.register(1, "Gateway", "10.8.0.2");
     let body = request(&uuid(2), "Gateway", "10.8.0.3", &p256_pem());
     let id = uuid(1);
-    let writes: [(&str, Vec<&[u8]>); 6] = [
+    let writes: [(&str, Vec<&[u8]>); 7] = [
         ("RegisterDevice", vec![&body]),
         ("UpdateDevice", vec![&body]),
         ("RotateKey", vec![id.as_bytes(), b"k"]),
+        ("SetVirtualIp", vec![id.as_bytes(), b"10.8.0.9"]),
         ("BanDevice", vec![id.as_bytes(), b"x"]),
         ("UnbanDevice", vec![id.as_bytes()]),
         ("DeleteDevice", vec![id.as_bytes()]),
@@ -139,6 +140,37 @@ fn rsa_1024_key_is_refused() {
         "{err:?}"
     );
     assert!(err.to_string().contains("1024 bits"), "{err}");
+}
+
+#[test]
+fn keys_outside_the_shared_rule_are_refused_on_register_and_rotate() {
+    let mut h = Harness::new();
+    h.register(1, "Gateway", "10.8.0.2");
+    let two = format!("{}{}", p256_pem(), p256_pem());
+    let err = h.assert_refused(&admin(), "RotateKey", &[uuid(1).as_bytes(), two.as_bytes()]);
+    assert!(
+        matches!(
+            err,
+            ContractError::InvalidKey {
+                source: KeyError::MultiplePemBlocks { count: 2 },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let huge = format!("{}{}", p256_pem(), "\n".repeat(20_000));
+    let body = request(&uuid(2), "Gateway", "10.8.0.3", &huge);
+    let err = h.assert_refused(&admin(), "RegisterDevice", &[&body]);
+    assert!(
+        matches!(
+            err,
+            ContractError::InvalidRequest(RequestError::Key {
+                source: KeyError::TooLarge { .. },
+                ..
+            })
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]

@@ -48,6 +48,27 @@ fn register_then_get_returns_the_canonical_record() {
 }
 
 #[test]
+fn keys_are_stored_in_one_canonical_spelling() {
+    let mut h = Harness::new();
+    let canonical = rsa2048_pem();
+    let crlf = format!("\r\n{}", canonical.replace('\n', "\r\n"));
+    h.submit(
+        &admin(),
+        "RegisterDevice",
+        &[&request(&uuid(1), "Gateway", "10.8.0.2", &crlf)],
+    )
+    .unwrap();
+    assert_eq!(h.get(&uuid(1))["public_key"], canonical);
+    // A rotation to the same key in another spelling is the same key.
+    let err = h.assert_refused(
+        &admin(),
+        "RotateKey",
+        &[uuid(1).as_bytes(), format!("  {canonical}").as_bytes()],
+    );
+    assert!(err.to_string().contains("already uses the key"), "{err}");
+}
+
+#[test]
 fn get_of_unknown_device_names_it() {
     let mut h = Harness::new();
     let err = h

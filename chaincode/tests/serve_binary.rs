@@ -39,6 +39,8 @@ fn start_server() -> ServerProcess {
             "127.0.0.1:0",
             "--package-id",
             PACKAGE_ID,
+            "--member-msps",
+            "Org1MSP,Org2MSP",
         ])
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
@@ -129,4 +131,25 @@ async fn concurrent_reads_on_one_stream_and_clean_exit_on_sigterm() {
     }
     let exited = exited.expect("server exits within 5 s of SIGTERM");
     assert!(exited.success(), "{exited:?}");
+}
+
+#[test]
+fn the_server_will_not_start_without_the_member_list() {
+    let out = Command::new(env!("CARGO_BIN_EXE_device-registry"))
+        .args([
+            "serve",
+            "--address",
+            "127.0.0.1:0",
+            "--package-id",
+            PACKAGE_ID,
+        ])
+        .env_remove(device_registry::MEMBERS_ENV)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("SF2C_MEMBER_MSPS") && stderr.contains("Org1MSP,Org2MSP"),
+        "{stderr}"
+    );
 }

@@ -8,12 +8,14 @@ orderer_flags() { # fills ORDERER_FLAGS for peer CLI calls that reach the ordere
 }
 
 start_chaincode_server() { # PACKAGE_ID
-  local tls
+  local tls org members=()
   tls="$(cc_host_dir)/tls"
+  # Every endorser's server gets the same member list: it shapes each device's key-level policy.
+  for org in "${ORGS[@]}"; do members+=("$(org_msp "$org")"); done
   stop_process chaincode
   start_process chaincode device-registry env CHAINCODE_ID="$1" CHAINCODE_SERVER_ADDRESS="$CC_ADDRESS" \
     CHAINCODE_TLS_CERT="$tls/server.crt" CHAINCODE_TLS_KEY="$tls/server.key" RUST_LOG="${RUST_LOG:-info}" \
-    "$CC_BIN" serve
+    SF2C_MEMBER_MSPS="$(IFS=,; echo "${members[*]}")" "$CC_BIN" serve
 }
 
 chaincode_answers() { # ORG: an evaluate through the peer, which dials the chaincode server

@@ -41,13 +41,19 @@ pub enum Command {
         #[arg(long)]
         public_key: PathBuf,
     },
-    /// Ban a device: validators refuse its messages.
+    /// Move a device to another virtual IP, changing nothing else (owning organisation only).
+    SetIp {
+        uuid: String,
+        #[arg(long)]
+        virtual_ip: String,
+    },
+    /// Ban a device: validators refuse its messages. Any member may ban; the record names who did.
     Ban {
         uuid: String,
         #[arg(long)]
         reason: String,
     },
-    /// Lift a ban.
+    /// Lift a ban (the banning organisation or the device's owner only).
     Unban {
         uuid: String,
         #[arg(long)]
@@ -61,6 +67,8 @@ pub enum Command {
     List(ListArgs),
     /// Show every committed change of a device, oldest first.
     History { uuid: String },
+    /// Show the key-level endorsement policies on a device's ledger keys.
+    Policy { uuid: String },
     /// Print registry changes as they are committed.
     Watch(WatchArgs),
     /// Check that a write would commit now: submit a read-only transaction through this

@@ -25,6 +25,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Get { uuid } => read::get(&contract, uuid, cli.json).await,
         Command::List(args) => read::list(&contract, args, cli.json).await,
         Command::History { uuid } => read::history(&contract, uuid, cli.json).await,
+        Command::Policy { uuid } => read::policy(&contract, uuid, cli.json).await,
         Command::Watch(args) => watch::run(&contract, args, cli.json).await,
         Command::Ping { .. } => unreachable!("ping connects on its own"),
         write => write::run(&contract, write, cli.json).await,

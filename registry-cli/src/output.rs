@@ -11,6 +11,7 @@ pub fn print_record(r: &DeviceRecord) {
         ("banned", r.banned.to_string()),
         ("banned at", r.banned_timestamp.clone().unwrap_or_default()),
         ("ban reason", r.ban_reason.clone().unwrap_or_default()),
+        ("banned by", r.banned_by_msp.clone().unwrap_or_default()),
         (
             "key",
             format!("{} {}", r.key_algorithm.as_str(), r.key_fingerprint),

@@ -1,8 +1,8 @@
-//! The registry reads: get, list (paged), history (evaluated, not ordered).
+//! The registry reads: get, list (paged), history, policy (evaluated, not ordered).
 
 use anyhow::{Context, Result};
 use device_record::DeviceRecord;
-use device_registry::contract::{DeviceFilter, DevicePage, HistoryEntry};
+use device_registry::contract::{DeviceFilter, DevicePage, DevicePolicy, HistoryEntry};
 use fabric_client::Contract;
 
 use crate::cli::ListArgs;
@@ -18,6 +18,32 @@ pub async fn get(contract: &Contract, uuid: &str, json: bool) -> Result<()> {
     } else {
         output::print_record(&record);
     }
+    Ok(())
+}
+
+pub async fn policy(contract: &Contract, uuid: &str, json: bool) -> Result<()> {
+    let bytes = contract
+        .evaluate("GetDevicePolicy", &[uuid.as_bytes()])
+        .await?;
+    let policy: DevicePolicy =
+        serde_json::from_slice(&bytes).context("the registry returned a malformed policy")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&policy)?);
+        return Ok(());
+    }
+    let shown = |p: &Option<String>| {
+        p.clone()
+            .unwrap_or_else(|| "(none: the chaincode's policy applies)".to_string())
+    };
+    println!("{:<11} {}", "uuid", policy.uuid);
+    println!("{:<11} {}", "owner", policy.owner_msp);
+    println!("{:<11} {}", "record key", shown(&policy.device_key_policy));
+    println!(
+        "{:<11} {} ({})",
+        "ip key",
+        shown(&policy.virtual_ip_key_policy),
+        policy.virtual_ip
+    );
     Ok(())
 }
 

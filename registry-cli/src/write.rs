@@ -1,4 +1,4 @@
-//! The registry writes: register, update, rotate-key, ban, unban, delete (each a submitted transaction).
+//! The registry writes: register, update, rotate-key, set-ip, ban, unban, delete (each a submitted transaction).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -126,6 +126,10 @@ pub async fn run(contract: &Contract, command: &Command, json: bool) -> Result<(
                 uuid.clone().into_bytes(),
                 read_key(public_key)?.into_bytes(),
             ],
+        ),
+        Command::SetIp { uuid, virtual_ip } => (
+            "SetVirtualIp",
+            vec![uuid.clone().into_bytes(), virtual_ip.clone().into_bytes()],
         ),
         Command::Ban { uuid, reason } => (
             "BanDevice",

@@ -1,12 +1,14 @@
 //! `FabricRegistry`: the device registry on the ledger, read and written as the centre's Fabric admin identity.
 //!
 //! Reads are evaluated (`ListDevices`, `GetDevice`, `GetDeviceHistory`); bans, unbans and virtual
-//! IPs are submitted transactions (`BanDevice`, `UnbanDevice`, `UpdateDevice`) that return once
-//! committed, so what the dashboard shows next is what validators will enforce.
+//! IPs are submitted transactions (`BanDevice`, `UnbanDevice`, `SetVirtualIp`) that return once
+//! committed, so what the dashboard shows next is what validators will enforce. The contract lets
+//! only the device's owning organisation set its address, and only the banning organisation or
+//! the owner lift a ban.
 
 use std::net::IpAddr;
 
-use device_record::{DeviceRecord, DeviceRequest};
+use device_record::DeviceRecord;
 use device_registry::ContractError;
 use device_registry::contract::{DevicePage, HistoryEntry as ContractHistoryEntry};
 use fabric_client::{Contract, GatewayError, LedgerConnectError, LedgerSettings, connect};
@@ -178,19 +180,10 @@ impl RegistryView for FabricRegistry {
             if record.virtual_ip.parse::<IpAddr>().ok() == Some(ip) {
                 return Ok(record);
             }
-            // UpdateDevice replaces role, IP, key and labels: everything but the IP is sent back
-            // unchanged. A concurrent change to the record fails this transaction's read check.
-            let request = DeviceRequest {
-                uuid: record.uuid.clone(),
-                node_type: record.node_type,
-                virtual_ip: ip.to_string(),
-                public_key: record.public_key.clone(),
-                labels: record.labels.clone(),
-            };
-            let body = serde_json::to_vec(&request).map_err(|e| {
-                RegistryError::Refused(format!("cannot encode the update of {uuid}: {e}"))
-            })?;
-            self.submit_record(uuid, "UpdateDevice", &[body.as_slice()])
+            // SetVirtualIp changes the address alone, so a key rotation or ban committed after
+            // the read above stays as it is.
+            let ip = ip.to_string();
+            self.submit_record(uuid, "SetVirtualIp", &[uuid.as_bytes(), ip.as_bytes()])
                 .await
         })
     }

@@ -1,16 +1,18 @@
-//! RegisterDevice(request_json): adds a new device and claims its virtual IP.
+//! RegisterDevice(request_json): adds a new device, owned by the submitter's organisation, and claims its virtual IP.
 
 use device_record::{ChangeKind, DeviceRecord, DeviceRequest, ValidatedRequest};
 
 use super::args::Args;
 use super::store;
-use crate::access::require_admin;
+use crate::access::require_writer;
 use crate::error::ContractError;
 use crate::keys;
 use crate::ledger::Ledger;
+use crate::members::Members;
 
 pub(crate) fn register(
     ledger: &mut impl Ledger,
+    members: &Members,
     raw: &[Vec<u8>],
 ) -> Result<Vec<u8>, ContractError> {
     let args = Args::new(
@@ -20,7 +22,7 @@ pub(crate) fn register(
         1,
         "1 argument (device request JSON)",
     )?;
-    require_admin(ledger.creator())?;
+    require_writer(ledger.creator(), members)?;
     let request = parse_request(&args)?;
     if store::load(ledger, &request.uuid)?.is_some() {
         return Err(ContractError::AlreadyRegistered { uuid: request.uuid });
@@ -42,17 +44,15 @@ pub(crate) fn register(
         banned: false,
         banned_timestamp: None,
         ban_reason: None,
+        banned_by_msp: None,
         owner_msp: ledger.creator().msp_id.clone(),
         created_at: now.clone(),
         updated_at: now,
         version,
         labels: request.labels,
     };
-    ledger.put_state(
-        &keys::virtual_ip(&record.virtual_ip),
-        record.uuid.clone().into_bytes(),
-    )?;
-    store::save(ledger, &record, ChangeKind::Registered, None)
+    store::claim_ip(ledger, &record)?;
+    store::save(ledger, members, &record, ChangeKind::Registered, None)
 }
 
 /// Decodes and validates the device request JSON in argument 1.

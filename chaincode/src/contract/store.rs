@@ -1,10 +1,12 @@
-//! Reading and writing device records and emitting the one event of a write.
+//! Reading and writing device records and emitting the one event of a write; every key a device holds gets its owner's endorsement policy.
 
 use device_record::{ChangeKind, DeviceRecord, EVENT_NAME, RegistryEvent};
 
 use crate::error::ContractError;
 use crate::keys;
 use crate::ledger::Ledger;
+use crate::members::Members;
+use crate::policy;
 
 /// Most bytes a ban or unban reason may hold.
 pub(crate) const MAX_REASON_LEN: usize = 1024;
@@ -93,9 +95,40 @@ pub(crate) fn reason(
     Ok((!text.is_empty()).then(|| text.to_string()))
 }
 
-/// Writes `record` and emits its event; returns the record JSON as the response.
+/// Points `record`'s virtual IP at it; [`save`] then gives the address key the record's policy.
+pub(crate) fn claim_ip(
+    ledger: &mut impl Ledger,
+    record: &DeviceRecord,
+) -> Result<(), ContractError> {
+    let key = keys::virtual_ip(&record.virtual_ip);
+    ledger.put_state(&key, record.uuid.clone().into_bytes())?;
+    Ok(())
+}
+
+/// Puts the owner's key-level policy on `key` unless the committed one is already exactly that.
+///
+/// Rewriting an identical policy is not harmless: Fabric invalidates, with
+/// ENDORSEMENT_POLICY_FAILURE, any later transaction in the same block that touches a key whose
+/// validation parameter an earlier one set, so two writes of one device in a block would fail
+/// that way instead of with the MVCC conflict clients expect.
+fn keep_policy(
+    ledger: &mut impl Ledger,
+    key: &str,
+    members: &Members,
+    owner_msp: &str,
+) -> Result<(), ContractError> {
+    let wanted = policy::device_policy(owner_msp, members);
+    if ledger.get_validation_parameter(key)?.as_deref() != Some(wanted.as_slice()) {
+        ledger.set_validation_parameter(key, wanted)?;
+    }
+    Ok(())
+}
+
+/// Writes `record`, makes sure its record and address keys carry its owner's key-level policy,
+/// and emits its event; returns the record JSON. Call after [`claim_ip`] when the address moves.
 pub(crate) fn save(
     ledger: &mut impl Ledger,
+    members: &Members,
     record: &DeviceRecord,
     change: ChangeKind,
     reason: Option<String>,
@@ -113,7 +146,12 @@ pub(crate) fn save(
         reason,
     };
     let payload = encode_event(&event)?;
-    ledger.put_state(&keys::device(&record.uuid), json.clone())?;
+    let key = keys::device(&record.uuid);
+    ledger.put_state(&key, json.clone())?;
+    keep_policy(ledger, &key, members, &record.owner_msp)?;
+    // The address key too, also for devices registered before key-level policies existed.
+    let ip_key = keys::virtual_ip(&record.virtual_ip);
+    keep_policy(ledger, &ip_key, members, &record.owner_msp)?;
     ledger.set_event(EVENT_NAME, payload)?;
     Ok(json)
 }

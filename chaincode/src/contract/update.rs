@@ -1,16 +1,21 @@
-//! UpdateDevice(request_json): replaces a device's role, virtual IP, key and labels.
+//! UpdateDevice(request_json): replaces a device's role, virtual IP, key and labels. Owner only.
 
 use device_record::ChangeKind;
 
 use super::args::Args;
 use super::register::parse_request;
 use super::store;
-use crate::access::require_admin;
+use crate::access::{require_owner, require_writer};
 use crate::error::ContractError;
 use crate::keys;
 use crate::ledger::Ledger;
+use crate::members::Members;
 
-pub(crate) fn update(ledger: &mut impl Ledger, raw: &[Vec<u8>]) -> Result<Vec<u8>, ContractError> {
+pub(crate) fn update(
+    ledger: &mut impl Ledger,
+    members: &Members,
+    raw: &[Vec<u8>],
+) -> Result<Vec<u8>, ContractError> {
     let args = Args::new(
         "UpdateDevice",
         raw,
@@ -18,9 +23,10 @@ pub(crate) fn update(ledger: &mut impl Ledger, raw: &[Vec<u8>]) -> Result<Vec<u8
         1,
         "1 argument (device request JSON)",
     )?;
-    require_admin(ledger.creator())?;
+    require_writer(ledger.creator(), members)?;
     let request = parse_request(&args)?;
     let mut record = store::load_existing(ledger, &request.uuid)?;
+    require_owner(ledger.creator(), &record, "update")?;
     let old_ip = record.virtual_ip.clone();
     let ip_moves = old_ip != request.virtual_ip;
     if ip_moves {
@@ -37,10 +43,7 @@ pub(crate) fn update(ledger: &mut impl Ledger, raw: &[Vec<u8>]) -> Result<Vec<u8
     record.version += 1;
     if ip_moves {
         ledger.del_state(&keys::virtual_ip(&old_ip))?;
-        ledger.put_state(
-            &keys::virtual_ip(&record.virtual_ip),
-            record.uuid.clone().into_bytes(),
-        )?;
+        store::claim_ip(ledger, &record)?;
     }
-    store::save(ledger, &record, ChangeKind::Updated, None)
+    store::save(ledger, members, &record, ChangeKind::Updated, None)
 }

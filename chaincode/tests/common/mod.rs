@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use device_record::{RegistryEvent, TxTimestamp};
-use device_registry::{ContractError, Creator, invoke};
+use device_registry::{ContractError, Creator, Members, invoke};
 use rcgen::{CertificateParams, CustomExtension, DnType, KeyPair};
 use serde_json::json;
 use test_doubles::MemoryLedger;
@@ -35,6 +35,16 @@ pub fn identity(msp: &str, cn: &str, ou: &str, attrs: Option<serde_json::Value>)
 
 pub fn admin() -> Creator {
     identity("Org1MSP", "Admin@org1", "admin", None)
+}
+
+/// The other member organisation's administrator.
+pub fn org2_admin() -> Creator {
+    identity("Org2MSP", "Admin@org2", "admin", None)
+}
+
+/// The member organisations every harness runs with.
+pub fn members() -> Members {
+    Members::new(["Org1MSP", "Org2MSP"]).unwrap()
 }
 
 pub fn client() -> Creator {
@@ -130,7 +140,7 @@ impl Harness {
         self.next_tx += 1;
         let args: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
         let mut tx = self.ledger.begin(&tx_id, ts, who.clone());
-        let result = invoke(&mut tx, function, &args);
+        let result = invoke(&mut tx, &members(), function, &args);
         match &result {
             Ok(_) => tx.commit(),
             Err(e) => {
@@ -176,6 +186,7 @@ impl Harness {
         args: &[&[u8]],
     ) -> ContractError {
         let before = self.ledger.state().clone();
+        let policies = self.ledger.validation_parameters().clone();
         let events = self.ledger.events().len();
         let err = self.submit(who, function, args).unwrap_err();
         assert_eq!(
@@ -183,6 +194,7 @@ impl Harness {
             &before,
             "{function} changed state on refusal"
         );
+        assert_eq!(self.ledger.validation_parameters(), &policies);
         assert_eq!(self.ledger.events().len(), events);
         err
     }

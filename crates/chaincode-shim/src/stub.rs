@@ -4,6 +4,7 @@
 //! so the contract can stay synchronous. Reads see committed state only (the peer simulates the
 //! transaction; it does not show a transaction its own writes).
 
+use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use sf2c_protos::Timestamp;
 use sf2c_protos::protos::chaincode_message::Type;
 use sf2c_protos::protos::{
     ChaincodeEvent, ChaincodeMessage, DelState, GetHistoryForKey, GetState, GetStateByRange,
-    PutState, QueryMetadata,
+    GetStateMetadata, PutState, PutStateMetadata, QueryMetadata, StateMetadata,
+    StateMetadataResult,
 };
 use sf2c_protos::queryresult;
 
@@ -23,6 +25,9 @@ use crate::session::Outbound;
 
 /// Fabric substitutes this for an empty range start, since keys may not be empty.
 const EMPTY_KEY_SUBSTITUTE: &str = "\u{1}";
+
+/// Metadata key under which Fabric keeps a key-level endorsement policy (state-based endorsement).
+pub const VALIDATION_PARAMETER: &str = "VALIDATION_PARAMETER";
 
 /// One committed change of a key, as GET_HISTORY_FOR_KEY reports it.
 #[derive(Clone, Debug, PartialEq)]
@@ -135,6 +140,75 @@ impl Stub {
         };
         self.call("DEL_STATE", key, Type::DelState, body.encode_to_vec())
             .map(drop)
+    }
+
+    /// Sets one metadata entry of `key` (Fabric replaces the key's metadata with this entry).
+    pub fn put_state_metadata(
+        &self,
+        key: &str,
+        metakey: &str,
+        value: Vec<u8>,
+    ) -> Result<(), StubError> {
+        if key.is_empty() {
+            return Err(StubError::Invalid {
+                operation: "PUT_STATE_METADATA",
+                key: String::new(),
+                reason: "key must not be empty".into(),
+            });
+        }
+        let body = PutStateMetadata {
+            key: key.to_string(),
+            collection: String::new(),
+            metadata: Some(StateMetadata {
+                metakey: metakey.to_string(),
+                value,
+            }),
+        };
+        self.call(
+            "PUT_STATE_METADATA",
+            key,
+            Type::PutStateMetadata,
+            body.encode_to_vec(),
+        )
+        .map(drop)
+    }
+
+    /// The committed metadata of `key`, metakey to value (empty when the key has none).
+    pub fn get_state_metadata(&self, key: &str) -> Result<BTreeMap<String, Vec<u8>>, StubError> {
+        const OP: &str = "GET_STATE_METADATA";
+        let body = GetStateMetadata {
+            key: key.to_string(),
+            collection: String::new(),
+        };
+        let bytes = self.call(OP, key, Type::GetStateMetadata, body.encode_to_vec())?;
+        let result =
+            StateMetadataResult::decode(bytes.as_slice()).map_err(|e| StubError::Decode {
+                operation: OP,
+                key: key.to_string(),
+                reason: format!("state metadata: {e}"),
+            })?;
+        Ok(result
+            .entries
+            .into_iter()
+            .map(|m| (m.metakey, m.value))
+            .collect())
+    }
+
+    /// Sets the key-level endorsement policy of `key`: a marshalled `common.SignaturePolicyEnvelope`.
+    pub fn set_state_validation_parameter(
+        &self,
+        key: &str,
+        policy: Vec<u8>,
+    ) -> Result<(), StubError> {
+        self.put_state_metadata(key, VALIDATION_PARAMETER, policy)
+    }
+
+    /// The committed key-level endorsement policy of `key`, if it has one.
+    pub fn get_state_validation_parameter(&self, key: &str) -> Result<Option<Vec<u8>>, StubError> {
+        let mut metadata = self.get_state_metadata(key)?;
+        Ok(metadata
+            .remove(VALIDATION_PARAMETER)
+            .filter(|v| !v.is_empty()))
     }
 
     /// Up to `page_size` entries of `[start, end)` (`end` empty: unbounded), from `bookmark` when

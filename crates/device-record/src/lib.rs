@@ -1,6 +1,7 @@
 //! The device record kept by the registry chaincode, and the rules every component uses to validate it.
 
 pub mod event;
+pub mod pem;
 pub mod public_key;
 pub mod record;
 pub mod request;

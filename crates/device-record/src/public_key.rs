@@ -1,6 +1,12 @@
 //! Parsing and checking of device public keys (PEM), so every component agrees on which keys are allowed.
+//!
+//! The rule, used by the chaincode and every verifier alike: RSA with a 2048–8192-bit modulus and
+//! e = 65537, Ed25519, or ECDSA P-256 (uncompressed point); one PEM block of at most
+//! [`MAX_PEM_BYTES`] bytes. A key is stored in one canonical spelling, [`PublicKeyInfo::pem`].
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::pem::MAX_PEM_BYTES;
 use sha2::{Digest, Sha256};
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::RSAPublicKey;
@@ -8,6 +14,10 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 
 /// Smallest RSA modulus the registry accepts, in bits.
 pub const MIN_RSA_BITS: u32 = 2048;
+/// Largest RSA modulus the registry accepts, in bits (the verifiers' limit too).
+pub const MAX_RSA_BITS: u32 = 8192;
+/// The one RSA public exponent accepted.
+pub const RSA_EXPONENT: u64 = 65537;
 
 const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
@@ -17,6 +27,13 @@ const OID_ED25519: &str = "1.3.101.112";
 /// DER of the AlgorithmIdentifier { rsaEncryption, NULL }, used to wrap PKCS#1 keys into SPKI.
 const RSA_ALGORITHM_ID_DER: [u8; 15] = [
     0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+];
+/// DER of the AlgorithmIdentifier { id-Ed25519 } (no parameters).
+const ED25519_ALGORITHM_ID_DER: [u8; 7] = [0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70];
+/// DER of the AlgorithmIdentifier { id-ecPublicKey, prime256v1 }.
+const P256_ALGORITHM_ID_DER: [u8; 21] = [
+    0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+    0xce, 0x3d, 0x03, 0x01, 0x07,
 ];
 
 /// The signature algorithms a device key may belong to.
@@ -61,6 +78,13 @@ pub struct PublicKeyInfo {
     pub fingerprint: String,
 }
 
+impl PublicKeyInfo {
+    /// The key's canonical text: one `PUBLIC KEY` (SPKI) block, 64-character lines, LF endings.
+    pub fn pem(&self) -> String {
+        crate::pem::encode("PUBLIC KEY", &self.spki_der)
+    }
+}
+
 /// Why a public key was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
@@ -76,11 +100,27 @@ pub enum KeyError {
     MalformedDer { label: String, reason: String },
     #[error("RSA key has {bits} bits; at least {MIN_RSA_BITS} are required, generate a larger key")]
     RsaTooSmall { bits: u32 },
+    #[error("RSA key has {bits} bits; at most {MAX_RSA_BITS} are accepted, generate a smaller key")]
+    RsaTooLarge { bits: u32 },
+    #[error(
+        "RSA public exponent is {exponent}; only {RSA_EXPONENT} is accepted, generate the key with e = {RSA_EXPONENT}"
+    )]
+    RsaExponent { exponent: String },
+    #[error(
+        "public key PEM is {bytes} bytes; at most {max} are accepted, supply just the key's PEM block"
+    )]
+    TooLarge { bytes: usize, max: usize },
+    #[error(
+        "public key text holds {count} PEM blocks; supply exactly one (-----BEGIN PUBLIC KEY-----)"
+    )]
+    MultiplePemBlocks { count: usize },
     #[error(
         "elliptic-curve key uses curve {curve}; only P-256 (1.2.840.10045.3.1.7) is accepted, or use Ed25519"
     )]
     UnsupportedCurve { curve: String },
-    #[error("key algorithm {oid} is not accepted; use RSA (>= 2048 bits), Ed25519 or ECDSA P-256")]
+    #[error(
+        "key algorithm {oid} is not accepted; use RSA (2048-8192 bits, e = 65537), Ed25519 or ECDSA P-256"
+    )]
     UnsupportedAlgorithm { oid: String },
     #[error("{algorithm} key material is invalid: {reason}")]
     MalformedKey {
@@ -90,21 +130,22 @@ pub enum KeyError {
 }
 
 /// Parses a PEM public key ("PUBLIC KEY" SPKI or "RSA PUBLIC KEY" PKCS#1) and checks it is allowed.
+///
+/// The text must be exactly one PEM block (whitespace around it is ignored), at most
+/// [`MAX_PEM_BYTES`] long. Store [`PublicKeyInfo::pem`], not the text given.
 pub fn parse_public_key_pem(pem: &str) -> Result<PublicKeyInfo, KeyError> {
-    let (_, block) =
-        x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| KeyError::NotPem {
-            reason: e.to_string(),
-        })?;
-    match block.label.as_str() {
-        "PUBLIC KEY" => parse_spki_der(&block.contents),
-        "RSA PUBLIC KEY" => parse_pkcs1_der(&block.contents),
+    let (label, der) = crate::pem::parse_single_block(pem)?;
+    match label.as_str() {
+        "PUBLIC KEY" => parse_spki_der(&der),
+        "RSA PUBLIC KEY" => parse_pkcs1_der(&der),
         other => Err(KeyError::UnsupportedPemLabel {
             label: other.to_string(),
         }),
     }
 }
 
-/// Parses a DER SubjectPublicKeyInfo and checks it is allowed.
+/// Parses a DER SubjectPublicKeyInfo and checks it is allowed; `spki_der` is re-encoded from the
+/// key's parts, so two spellings of one key get one fingerprint.
 pub fn parse_spki_der(der: &[u8]) -> Result<PublicKeyInfo, KeyError> {
     let malformed = |reason: String| KeyError::MalformedDer {
         label: "PUBLIC KEY".to_string(),
@@ -121,8 +162,8 @@ pub fn parse_spki_der(der: &[u8]) -> Result<PublicKeyInfo, KeyError> {
     let oid = spki.algorithm.algorithm.to_id_string();
     let (algorithm, bits, raw) = match oid.as_str() {
         OID_RSA_ENCRYPTION => {
-            let bits = rsa_modulus_bits(key_bytes)?;
-            (KeyAlgorithm::Rsa, bits, key_bytes.to_vec())
+            let (bits, pkcs1) = rsa_key(key_bytes)?;
+            (KeyAlgorithm::Rsa, bits, pkcs1)
         }
         OID_ED25519 => {
             if key_bytes.len() != 32 {
@@ -176,43 +217,48 @@ pub fn parse_spki_der(der: &[u8]) -> Result<PublicKeyInfo, KeyError> {
         }
         _ => return Err(KeyError::UnsupportedAlgorithm { oid }),
     };
-    Ok(PublicKeyInfo {
+    let algorithm_id: &[u8] = match algorithm {
+        KeyAlgorithm::Rsa => &RSA_ALGORITHM_ID_DER,
+        KeyAlgorithm::Ed25519 => &ED25519_ALGORITHM_ID_DER,
+        KeyAlgorithm::EcdsaP256 => &P256_ALGORITHM_ID_DER,
+    };
+    Ok(info(algorithm, bits, raw, algorithm_id))
+}
+
+/// The accepted key with its SPKI DER built from `algorithm_id` and `raw`.
+fn info(algorithm: KeyAlgorithm, bits: u32, raw: Vec<u8>, algorithm_id: &[u8]) -> PublicKeyInfo {
+    let mut bit_string = vec![0x03];
+    push_der_length(&mut bit_string, raw.len() + 1);
+    bit_string.push(0x00); // no unused bits
+    bit_string.extend_from_slice(&raw);
+    let mut spki = vec![0x30];
+    push_der_length(&mut spki, algorithm_id.len() + bit_string.len());
+    spki.extend_from_slice(algorithm_id);
+    spki.extend_from_slice(&bit_string);
+    PublicKeyInfo {
         algorithm,
         bits,
         raw,
-        spki_der: spki.raw.to_vec(),
-        fingerprint: fingerprint(spki.raw),
-    })
+        fingerprint: fingerprint(&spki),
+        spki_der: spki,
+    }
 }
 
 /// Parses a DER PKCS#1 RSAPublicKey, checks it, and wraps it into SPKI form.
 fn parse_pkcs1_der(der: &[u8]) -> Result<PublicKeyInfo, KeyError> {
-    let bits = rsa_modulus_bits(der).map_err(|e| match e {
+    let (bits, pkcs1) = rsa_key(der).map_err(|e| match e {
         KeyError::MalformedKey { reason, .. } => KeyError::MalformedDer {
             label: "RSA PUBLIC KEY".to_string(),
             reason,
         },
         other => other,
     })?;
-    let mut bit_string = vec![0x03];
-    push_der_length(&mut bit_string, der.len() + 1);
-    bit_string.push(0x00); // no unused bits
-    bit_string.extend_from_slice(der);
-    let mut spki = vec![0x30];
-    push_der_length(&mut spki, RSA_ALGORITHM_ID_DER.len() + bit_string.len());
-    spki.extend_from_slice(&RSA_ALGORITHM_ID_DER);
-    spki.extend_from_slice(&bit_string);
-    Ok(PublicKeyInfo {
-        algorithm: KeyAlgorithm::Rsa,
-        bits,
-        raw: der.to_vec(),
-        fingerprint: fingerprint(&spki),
-        spki_der: spki,
-    })
+    Ok(info(KeyAlgorithm::Rsa, bits, pkcs1, &RSA_ALGORITHM_ID_DER))
 }
 
-/// Reads a PKCS#1 RSAPublicKey and returns its modulus size, refusing small or malformed keys.
-fn rsa_modulus_bits(pkcs1: &[u8]) -> Result<u32, KeyError> {
+/// Reads a PKCS#1 RSAPublicKey, refusing keys outside the rule; returns the modulus size and the
+/// key re-encoded as minimal DER.
+fn rsa_key(pkcs1: &[u8]) -> Result<(u32, Vec<u8>), KeyError> {
     let malformed = |reason: &str| KeyError::MalformedKey {
         algorithm: KeyAlgorithm::Rsa,
         reason: reason.to_string(),
@@ -225,9 +271,12 @@ fn rsa_modulus_bits(pkcs1: &[u8]) -> Result<u32, KeyError> {
     if key.modulus.first().is_some_and(|b| b & 0x80 != 0) {
         return Err(malformed("modulus is negative"));
     }
-    match key.try_exponent() {
-        Ok(e) if e >= 3 && e % 2 == 1 => {}
-        _ => return Err(malformed("public exponent must be an odd integer >= 3")),
+    if key.try_exponent().ok() != Some(RSA_EXPONENT) {
+        let exponent = match key.try_exponent() {
+            Ok(e) => e.to_string(),
+            Err(_) => format!("a {}-byte integer", key.exponent.len()),
+        };
+        return Err(KeyError::RsaExponent { exponent });
     }
     let modulus = match key.modulus.iter().position(|b| *b != 0) {
         Some(first) => &key.modulus[first..],
@@ -238,7 +287,32 @@ fn rsa_modulus_bits(pkcs1: &[u8]) -> Result<u32, KeyError> {
     if bits < MIN_RSA_BITS {
         return Err(KeyError::RsaTooSmall { bits });
     }
-    Ok(bits)
+    if bits > MAX_RSA_BITS {
+        return Err(KeyError::RsaTooLarge { bits });
+    }
+    let mut body = der_unsigned_integer(modulus);
+    body.extend(der_unsigned_integer(&RSA_EXPONENT.to_be_bytes()));
+    let mut der = vec![0x30];
+    push_der_length(&mut der, body.len());
+    der.extend(body);
+    Ok((bits, der))
+}
+
+/// A DER INTEGER holding the unsigned big-endian `magnitude` (leading zeros dropped).
+fn der_unsigned_integer(magnitude: &[u8]) -> Vec<u8> {
+    let first = magnitude
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(magnitude.len());
+    let digits = &magnitude[first..];
+    let pad = digits.first().is_none_or(|b| b & 0x80 != 0);
+    let mut out = vec![0x02];
+    push_der_length(&mut out, digits.len() + usize::from(pad));
+    if pad {
+        out.push(0x00);
+    }
+    out.extend_from_slice(digits);
+    out
 }
 
 /// Appends a DER definite length.
@@ -259,196 +333,4 @@ pub fn fingerprint(spki_der: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use aws_lc_rs::encoding::AsDer;
-    use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
-    use aws_lc_rs::signature::KeyPair as _;
-
-    const RSA1024_SPKI: &str = include_str!("../tests/fixtures/rsa1024-spki.pem");
-    const RSA1024_PKCS1: &str = include_str!("../tests/fixtures/rsa1024-pkcs1.pem");
-
-    fn pem(label: &str, der: &[u8]) -> String {
-        use base64::Engine;
-        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-        let body: Vec<&str> = b64
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap())
-            .collect();
-        format!(
-            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-            body.join("\n")
-        )
-    }
-
-    fn rsa2048() -> (Vec<u8>, Vec<u8>) {
-        let kp = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
-        let pkcs1 = kp.public_key().as_ref().to_vec();
-        let spki = kp.public_key().as_der().unwrap().as_ref().to_vec();
-        (pkcs1, spki)
-    }
-
-    #[test]
-    fn rsa_2048_spki_and_pkcs1_give_the_same_key() {
-        let (pkcs1, spki) = rsa2048();
-        let a = parse_public_key_pem(&pem("PUBLIC KEY", &spki)).unwrap();
-        let b = parse_public_key_pem(&pem("RSA PUBLIC KEY", &pkcs1)).unwrap();
-        assert_eq!(a.algorithm, KeyAlgorithm::Rsa);
-        assert_eq!(a.bits, 2048);
-        assert_eq!(a.raw, pkcs1);
-        assert_eq!(a.spki_der, spki);
-        // The hand-built SPKI wrapper must be byte-identical to the library's encoding.
-        assert_eq!(b, a);
-        assert_eq!(
-            a.fingerprint,
-            hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &spki))
-        );
-    }
-
-    #[test]
-    fn rsa_1024_is_refused_naming_the_size() {
-        for fixture in [RSA1024_SPKI, RSA1024_PKCS1] {
-            let err = parse_public_key_pem(fixture).unwrap_err();
-            assert_eq!(err, KeyError::RsaTooSmall { bits: 1024 });
-            assert!(err.to_string().contains("1024 bits"), "{err}");
-        }
-    }
-
-    #[test]
-    fn p256_and_ed25519_keys_are_accepted() {
-        let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let info = parse_public_key_pem(&ec.public_key_pem()).unwrap();
-        assert_eq!(info.algorithm, KeyAlgorithm::EcdsaP256);
-        assert_eq!(info.bits, 256);
-        assert_eq!(info.raw, ec.public_key_raw());
-        assert_eq!(info.raw.len(), 65);
-        assert_eq!(
-            info.spki_der,
-            rcgen::PublicKeyData::subject_public_key_info(&ec)
-        );
-
-        let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-        let info = parse_public_key_pem(&ed.public_key_pem()).unwrap();
-        assert_eq!(info.algorithm, KeyAlgorithm::Ed25519);
-        assert_eq!(info.raw, ed.public_key_raw());
-        assert_eq!(info.fingerprint.len(), 64);
-        assert!(
-            info.fingerprint
-                .chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-        );
-    }
-
-    #[test]
-    fn p384_is_refused_as_unsupported_curve() {
-        let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
-        let err = parse_public_key_pem(&ec.public_key_pem()).unwrap_err();
-        assert_eq!(
-            err,
-            KeyError::UnsupportedCurve {
-                curve: "1.3.132.0.34".to_string()
-            }
-        );
-    }
-
-    #[test]
-    fn other_algorithms_are_refused() {
-        // SPKI with the X25519 OID (1.3.101.110) and a 32-byte key.
-        let mut der = vec![
-            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00,
-        ];
-        der.extend_from_slice(&[7u8; 32]);
-        let err = parse_public_key_pem(&pem("PUBLIC KEY", &der)).unwrap_err();
-        assert_eq!(
-            err,
-            KeyError::UnsupportedAlgorithm {
-                oid: "1.3.101.110".to_string()
-            }
-        );
-    }
-
-    #[test]
-    fn non_pem_bad_label_and_bad_der_each_have_their_own_error() {
-        assert!(matches!(
-            parse_public_key_pem("ssh-ed25519 AAAA device@x").unwrap_err(),
-            KeyError::NotPem { .. }
-        ));
-        let cert_label = pem("CERTIFICATE", &[0x30, 0x00]);
-        assert_eq!(
-            parse_public_key_pem(&cert_label).unwrap_err(),
-            KeyError::UnsupportedPemLabel {
-                label: "CERTIFICATE".to_string()
-            }
-        );
-        let garbage = pem("PUBLIC KEY", &[0x04, 0x03, 1, 2, 3]);
-        assert!(matches!(
-            parse_public_key_pem(&garbage).unwrap_err(),
-            KeyError::MalformedDer { .. }
-        ));
-        let garbage = pem("RSA PUBLIC KEY", &[0x30, 0x03, 1, 2, 3]);
-        assert!(matches!(
-            parse_public_key_pem(&garbage).unwrap_err(),
-            KeyError::MalformedDer { .. }
-        ));
-    }
-
-    #[test]
-    fn p256_point_off_the_curve_is_malformed() {
-        let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let good = parse_public_key_pem(&ec.public_key_pem()).unwrap();
-        let mut der = good.spki_der.clone();
-        // Change the last byte of y: (x, y') is then almost surely not on the curve.
-        let last = der.len() - 1;
-        der[last] ^= 0x01;
-        let err = parse_public_key_pem(&pem("PUBLIC KEY", &der)).unwrap_err();
-        assert!(
-            matches!(&err, KeyError::MalformedKey { algorithm: KeyAlgorithm::EcdsaP256, reason } if reason.contains("not on the P-256 curve")),
-            "{err:?}"
-        );
-    }
-
-    #[test]
-    fn ed25519_bytes_that_are_not_a_point_are_malformed() {
-        let mut der = vec![
-            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-        ];
-        // y = 2 has no matching x on Curve25519, so it does not decompress.
-        let mut y = [0u8; 32];
-        y[0] = 2;
-        der.extend_from_slice(&y);
-        let err = parse_public_key_pem(&pem("PUBLIC KEY", &der)).unwrap_err();
-        assert!(
-            matches!(&err, KeyError::MalformedKey { algorithm: KeyAlgorithm::Ed25519, reason } if reason.contains("not a point")),
-            "{err:?}"
-        );
-    }
-
-    #[test]
-    fn ed25519_with_wrong_length_is_malformed() {
-        let mut der = vec![
-            0x30, 0x29, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x20, 0x00,
-        ];
-        der.extend_from_slice(&[7u8; 31]);
-        let err = parse_public_key_pem(&pem("PUBLIC KEY", &der)).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                KeyError::MalformedKey {
-                    algorithm: KeyAlgorithm::Ed25519,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
-    }
-
-    #[test]
-    fn der_length_encoding_handles_long_forms() {
-        let mut v = Vec::new();
-        push_der_length(&mut v, 0x7f);
-        push_der_length(&mut v, 0x80);
-        push_der_length(&mut v, 0x1234);
-        assert_eq!(v, vec![0x7f, 0x81, 0x80, 0x82, 0x12, 0x34]);
-    }
-}
+mod tests;

@@ -40,7 +40,7 @@ pub struct DeviceRecord {
     pub node_type: NodeType,
     /// Canonical text of the device's virtual IP (IPv4 or IPv6).
     pub virtual_ip: String,
-    /// The key as PEM, exactly as registered.
+    /// The key as canonical PEM: one `PUBLIC KEY` block, 64-character lines, LF endings.
     pub public_key: String,
     pub key_algorithm: KeyAlgorithm,
     /// Lowercase hex SHA-256 of the key's SPKI DER.
@@ -49,6 +49,10 @@ pub struct DeviceRecord {
     /// RFC 3339 UTC time of the transaction that banned the device, while banned.
     pub banned_timestamp: Option<String>,
     pub ban_reason: Option<String>,
+    /// MSP ID of the organisation whose administrator made the ban in force, while banned; `None`
+    /// in records written before bans were attributed.
+    #[serde(default)]
+    pub banned_by_msp: Option<String>,
     /// MSP ID of the organisation whose administrator registered the device.
     pub owner_msp: String,
     pub created_at: String,
@@ -84,6 +88,7 @@ mod tests {
             banned: false,
             banned_timestamp: None,
             ban_reason: None,
+            banned_by_msp: None,
             owner_msp: "Org1MSP".into(),
             created_at: "2024-01-01T00:00:00.000000000Z".into(),
             updated_at: "2024-01-01T00:00:00.000000000Z".into(),
@@ -108,6 +113,7 @@ mod tests {
             "\"banned\":false",
             "\"banned_timestamp\":null",
             "\"ban_reason\":null",
+            "\"banned_by_msp\":null",
             "\"owner_msp\"",
             "\"created_at\"",
             "\"updated_at\"",
@@ -131,6 +137,17 @@ mod tests {
         let mut v: serde_json::Value = serde_json::from_slice(&r.to_json().unwrap()).unwrap();
         v["surprise"] = serde_json::json!(1);
         assert!(DeviceRecord::from_json(v.to_string().as_bytes()).is_err());
+    }
+
+    #[test]
+    fn records_without_banned_by_msp_still_read() {
+        let r = sample();
+        let mut v: serde_json::Value = serde_json::from_slice(&r.to_json().unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("banned_by_msp");
+        assert_eq!(
+            DeviceRecord::from_json(v.to_string().as_bytes()).unwrap(),
+            r
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub struct DeviceRequest {
     pub uuid: String,
     pub node_type: NodeType,
     pub virtual_ip: String,
-    /// PEM public key ("PUBLIC KEY" or "RSA PUBLIC KEY").
+    /// PEM public key ("PUBLIC KEY" or "RSA PUBLIC KEY"); stored in canonical SPKI form.
     pub public_key: String,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -36,7 +36,7 @@ pub struct ValidatedRequest {
     pub node_type: NodeType,
     /// Canonical IP text.
     pub virtual_ip: String,
-    /// The PEM as submitted.
+    /// The key's canonical PEM ([`PublicKeyInfo::pem`]), not the text submitted.
     pub public_key: String,
     pub key: PublicKeyInfo,
     pub labels: BTreeMap<String, String>,
@@ -96,7 +96,7 @@ impl DeviceRequest {
             uuid,
             node_type: self.node_type,
             virtual_ip,
-            public_key: self.public_key.clone(),
+            public_key: key.pem(),
             key,
             labels: self.labels.clone(),
         })
@@ -200,6 +200,14 @@ mod tests {
             normalise_virtual_ip("ff02::1"),
             Err(RequestError::UnusableVirtualIp { .. })
         ));
+    }
+
+    #[test]
+    fn the_validated_key_is_the_canonical_pem() {
+        let mut r = request("0b6f3c1e-4a5d-4e8f-9a0b-1c2d3e4f5a6b", "10.8.0.2");
+        let canonical = r.public_key.clone();
+        r.public_key = format!("\r\n{}", canonical.replace('\n', "\r\n"));
+        assert_eq!(r.validate().unwrap().public_key, canonical);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! It lets chaincode/tests run the contract's logic alone over the `Ledger` trait: every refusal,
 //! with the committed state and events compared before and after, in microseconds. It keeps
 //! committed state, a write set per transaction applied only on commit, per-key history, paginated
-//! range queries with bookmarks, and the one event per committed transaction. It does not model
-//! endorsement, MVCC conflicts or ordering; the contract on a real peer is tested in
+//! range queries with bookmarks, the one event per committed transaction, and each key's
+//! validation parameter (key-level policy; dropped with the key). It does not model endorsement,
+//! policy evaluation, MVCC conflicts or ordering; the contract on a real peer is tested in
 //! chaincode/tests/live_peer_cli.rs and crates/fabric-client/tests/live*.
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,6 +25,8 @@ pub struct CommittedEvent {
 #[derive(Debug, Default)]
 pub struct MemoryLedger {
     state: BTreeMap<String, Vec<u8>>,
+    /// Key-level endorsement policies (Fabric's `VALIDATION_PARAMETER` metadata).
+    policies: BTreeMap<String, Vec<u8>>,
     history: HashMap<String, Vec<KeyModification>>,
     events: Vec<CommittedEvent>,
 }
@@ -38,6 +41,8 @@ pub struct MemoryTx<'a> {
     creator: Creator,
     /// Key -> new value, or `None` for a delete.
     writes: BTreeMap<String, Option<Vec<u8>>>,
+    /// Key -> new validation parameter.
+    policy_writes: BTreeMap<String, Vec<u8>>,
     event: Option<(String, Vec<u8>)>,
 }
 
@@ -54,6 +59,7 @@ impl MemoryLedger {
             timestamp,
             creator,
             writes: BTreeMap::new(),
+            policy_writes: BTreeMap::new(),
             event: None,
         }
     }
@@ -63,6 +69,11 @@ impl MemoryLedger {
         &self.state
     }
 
+    /// Committed validation parameters by key, for checking what a write left on each key.
+    pub fn validation_parameters(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.policies
+    }
+
     /// Events of committed transactions, oldest first.
     pub fn events(&self) -> &[CommittedEvent] {
         &self.events
@@ -70,9 +81,9 @@ impl MemoryLedger {
 }
 
 impl MemoryTx<'_> {
-    /// Number of keys this transaction would write.
+    /// Number of value and metadata writes this transaction would make.
     pub fn pending_writes(&self) -> usize {
-        self.writes.len()
+        self.writes.len() + self.policy_writes.len()
     }
 
     /// Whether this transaction has set an event.
@@ -87,6 +98,7 @@ impl MemoryTx<'_> {
             tx_id,
             timestamp,
             writes,
+            policy_writes,
             event,
             ..
         } = self;
@@ -94,7 +106,11 @@ impl MemoryTx<'_> {
             let is_delete = value.is_none();
             match &value {
                 Some(v) => ledger.state.insert(key.clone(), v.clone()),
-                None => ledger.state.remove(&key),
+                None => {
+                    // A deleted key loses its metadata too.
+                    ledger.policies.remove(&key);
+                    ledger.state.remove(&key)
+                }
             };
             ledger
                 .history
@@ -107,6 +123,7 @@ impl MemoryTx<'_> {
                     is_delete,
                 });
         }
+        ledger.policies.extend(policy_writes);
         if let Some((name, payload)) = event {
             ledger.events.push(CommittedEvent {
                 tx_id,
@@ -158,6 +175,17 @@ impl Ledger for MemoryTx<'_> {
         check_key(key)?;
         self.writes.insert(key.to_string(), None);
         Ok(())
+    }
+
+    fn set_validation_parameter(&mut self, key: &str, policy: Vec<u8>) -> Result<(), LedgerError> {
+        check_key(key)?;
+        self.policy_writes.insert(key.to_string(), policy);
+        Ok(())
+    }
+
+    fn get_validation_parameter(&self, key: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+        check_key(key)?;
+        Ok(self.ledger.policies.get(key).cloned())
     }
 
     fn get_state_by_range_with_pagination(
@@ -266,6 +294,26 @@ mod tests {
         let h = tx.get_history_for_key("k").unwrap();
         let ids: Vec<(&str, bool)> = h.iter().map(|m| (m.tx_id.as_str(), m.is_delete)).collect();
         assert_eq!(ids, vec![("t2", true), ("t1", false)]);
+    }
+
+    #[test]
+    fn validation_parameters_commit_with_the_tx_and_go_with_the_key() {
+        let mut ledger = MemoryLedger::new();
+        let mut tx = ledger.begin("t1", TxTimestamp::new(1, 0), creator());
+        tx.put_state("k", b"v".to_vec()).unwrap();
+        tx.set_validation_parameter("k", b"p1".to_vec()).unwrap();
+        assert_eq!(tx.pending_writes(), 2);
+        assert_eq!(tx.get_validation_parameter("k").unwrap(), None);
+        tx.commit();
+        let tx = ledger.begin("t2", TxTimestamp::new(2, 0), creator());
+        assert_eq!(
+            tx.get_validation_parameter("k").unwrap(),
+            Some(b"p1".to_vec())
+        );
+        let mut tx = ledger.begin("t3", TxTimestamp::new(3, 0), creator());
+        tx.del_state("k").unwrap();
+        tx.commit();
+        assert!(ledger.validation_parameters().is_empty());
     }
 
     #[test]

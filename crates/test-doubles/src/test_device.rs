@@ -81,6 +81,7 @@ pub fn record_for(uuid: &str, node_type: NodeType, public_key: &str) -> DeviceRe
         banned: false,
         banned_timestamp: None,
         ban_reason: None,
+        banned_by_msp: None,
         owner_msp: "Org1MSP".into(),
         created_at: "2025-01-01T00:00:00Z".into(),
         updated_at: "2025-01-01T00:00:00Z".into(),

@@ -28,6 +28,7 @@ pub fn gateway(uuid: &str, n: u8) -> DeviceRecord {
         banned: false,
         banned_timestamp: None,
         ban_reason: None,
+        banned_by_msp: None,
         owner_msp: "Org1MSP".into(),
         created_at: "2026-01-01T00:00:00Z".into(),
         updated_at: "2026-01-01T00:00:00Z".into(),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chaincode_shim::{Contract, Response, ShimConfig, Stub, TlsFiles, failure, success};
 use clap::{Parser, Subcommand};
+use device_registry::Members;
 use tokio::net::TcpListener;
 
 use peer_ledger::PeerLedger;
@@ -55,13 +56,23 @@ struct ServeArgs {
     /// PEM CA that peers' client certificates must chain to; makes client certificates required.
     #[arg(long, env = "CHAINCODE_CLIENT_CA", requires = "tls_cert")]
     client_ca: Option<PathBuf>,
+    /// Member organisations' MSP IDs, comma-separated (e.g. Org1MSP,Org2MSP). Every endorsing
+    /// peer's server must get the same list: it shapes the key-level endorsement policy.
+    #[arg(long, env = device_registry::MEMBERS_ENV, value_parser = parse_members)]
+    member_msps: Option<Members>,
     /// Seconds a transaction waits for the peer to answer one ledger request.
     #[arg(long, default_value_t = 30)]
     response_timeout_secs: u64,
 }
 
+fn parse_members(text: &str) -> Result<Members, String> {
+    Members::parse(text).map_err(|e| e.to_string())
+}
+
 /// The registry contract behind the shim.
-struct RegistryContract;
+struct RegistryContract {
+    members: Members,
+}
 
 impl Contract for RegistryContract {
     fn invoke(&self, stub: &mut Stub) -> Response {
@@ -74,7 +85,7 @@ impl Contract for RegistryContract {
         let args = args.to_vec();
         let tx_id = stub.tx_id().to_string();
         let mut ledger = PeerLedger::new(stub);
-        match device_registry::invoke(&mut ledger, &function, &args) {
+        match device_registry::invoke(&mut ledger, &self.members, &function, &args) {
             Ok(payload) => {
                 tracing::info!(%tx_id, %function, "transaction succeeded");
                 success(payload)
@@ -120,6 +131,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "--package-id (CHAINCODE_ID) is empty; give the ID `peer lifecycle chaincode install` printed"
         );
     }
+    let Some(members) = args.member_msps else {
+        anyhow::bail!(
+            "--member-msps ({}) is not set; give the channel's member MSP IDs, e.g. Org1MSP,Org2MSP",
+            device_registry::MEMBERS_ENV
+        );
+    };
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles {
             cert,
@@ -142,13 +159,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(
         address = %local,
         package_id = %args.package_id,
+        members = %members,
         tls = tls.is_some(),
         client_auth = tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
         "chaincode server listening"
     );
     chaincode_shim::serve(
         config,
-        Arc::new(RegistryContract),
+        Arc::new(RegistryContract { members }),
         listener,
         tls.as_ref(),
         shutdown_signal(),

@@ -47,6 +47,18 @@ impl Ledger for PeerLedger<'_> {
             .map_err(|e| failed("del_state", key, e))
     }
 
+    fn set_validation_parameter(&mut self, key: &str, policy: Vec<u8>) -> Result<(), LedgerError> {
+        self.stub
+            .set_state_validation_parameter(key, policy)
+            .map_err(|e| failed("set_validation_parameter", key, e))
+    }
+
+    fn get_validation_parameter(&self, key: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+        self.stub
+            .get_state_validation_parameter(key)
+            .map_err(|e| failed("get_validation_parameter", key, e))
+    }
+
     fn get_state_by_range_with_pagination(
         &self,
         start: &str,

@@ -35,6 +35,7 @@ pub fn record(uuid: &str, node_type: NodeType) -> DeviceRecord {
         banned: false,
         banned_timestamp: None,
         ban_reason: None,
+        banned_by_msp: None,
         owner_msp: "Org1MSP".into(),
         created_at: "2024-01-01T00:00:00Z".into(),
         updated_at: "2024-01-01T00:00:00Z".into(),
