@@ -16,6 +16,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib/network_json.sh"
 # shellcheck source=lib/peer_env.sh
 . "$here/lib/peer_env.sh"
+# shellcheck source=lib/ca.sh
+. "$here/lib/ca.sh"
 # shellcheck source=lib/up.sh
 . "$here/lib/up.sh"
 # shellcheck source=lib/deploy.sh
@@ -26,10 +28,11 @@ usage() {
 Usage: fabric-network/network.sh <command> [options]
 
 Commands:
-  up [--consensus raft|bft] [--batch-timeout 250ms]
+  up [--consensus raft|bft] [--batch-timeout 250ms] [--ca]
         generate crypto, create channel '$CHANNEL' (osnadmin, no system channel), start the
         orderers (raft: 1, bft: 4 SmartBFT) and the peers of Org1 and Org2, join them, and write
-        ${RUN_DIR#"$REPO_ROOT"/}/network.json
+        ${RUN_DIR#"$REPO_ROOT"/}/network.json. Crypto comes from cryptogen, or with --ca from one
+        fabric-ca-server per organisation (Org1, Org2, the orderers' example.com), same layout
   deploy
         package $CC_NAME for chaincode-as-a-service, install it on both peers, approve for both
         organisations, commit it, start 'device-registry serve', and return once a transaction
@@ -38,22 +41,29 @@ Commands:
         SF2C_CHAINCODE_BIN and SF2C_REGISTRY_BIN name other builds)
   status
         list the network's processes and what is deployed
+  enrol-operator Org1|Org2 NAME [--no-attribute]
+        (--ca networks) register NAME@<org domain> at the organisation's CA as a client with the
+        attribute sf2c.registry.admin=true (none with --no-attribute), enrol it, and print its MSP
+        folder, for: sf2c-registry --org Org1 --identity <that folder> ...
   env Org1|Org2 [admin|client]
         print export lines so Fabric's 'peer' CLI acts as that identity:
           eval "\$(fabric-network/network.sh env Org1 admin)"
   stop NODE | start NODE
         stop one running node by PID, or start it again with its data (NODE: orderer0.example.com
-        ... orderer3.example.com, peer0.org1.example.com, peer0.org2.example.com); for
-        trying faults such as a lost orderer
+        ... orderer3.example.com, peer0.org1.example.com, peer0.org2.example.com, and with --ca
+        ca.org1.example.com, ca.org2.example.com, ca.example.com); for trying faults such as a
+        lost orderer
   down
         stop exactly the processes 'up' and 'deploy' started (by PID) and remove ${RUN_DIR#"$REPO_ROOT"/}/
 
 Fabric's binaries come from scripts/install-fabric.sh. Logs: ${RUN_DIR#"$REPO_ROOT"/}/logs/.
+SF2C_RUN_DIR moves ${RUN_DIR#"$REPO_ROOT"/}/ and SF2C_PORT_OFFSET (default 0) is added to every port, so
+a second network can run beside the first.
 USAGE
 }
 
 parse_up() {
-  local consensus=raft batch_timeout=250ms
+  local consensus=raft batch_timeout=250ms crypto_mode=cryptogen
   while [ $# -gt 0 ]; do
     case "$1" in
       --consensus)
@@ -65,10 +75,11 @@ parse_up() {
         [[ $2 =~ ^[1-9][0-9]*(ms|s)$ ]] || die "batch timeout '$2' is not a positive duration such as 250ms or 2s"
         batch_timeout=$2
         shift 2 ;;
+      --ca) crypto_mode=ca; shift ;;
       *) die "unknown option '$1' for up (see network.sh --help)" ;;
     esac
   done
-  cmd_up "$consensus" "$batch_timeout"
+  cmd_up "$consensus" "$batch_timeout" "$crypto_mode"
 }
 
 cmd_status() {
@@ -78,7 +89,7 @@ cmd_status() {
   fi
   load_state
   # shellcheck disable=SC2153 # CONSENSUS, ORDERERS and BATCH_TIMEOUT come from state.env
-  log "up: $CONSENSUS ordering, $ORDERERS orderer(s), BatchTimeout $BATCH_TIMEOUT, channel $CHANNEL"
+  log "up: $CONSENSUS ordering, $ORDERERS orderer(s), BatchTimeout $BATCH_TIMEOUT, channel $CHANNEL, identities from ${CRYPTO_MODE:-cryptogen}"
   print_processes
   if [ -f "$RUN_DIR/chaincode/deployed.env" ]; then
     # shellcheck source=/dev/null
@@ -109,14 +120,24 @@ node_start_fn() {
   for org in "${ORGS[@]}"; do
     [ "$1" = "$(org_peer_host "$org")" ] && { echo "start_peer $org"; return 0; }
   done
+  if [ "${CRYPTO_MODE:-cryptogen}" = ca ]; then
+    for org in "${CA_ORGS[@]}"; do
+      [ "$1" = "$(ca_host "$org")" ] && { echo "start_ca $org"; return 0; }
+    done
+  fi
   return 1
 }
 
 cmd_node() { # stop|start NODE
   [ $# -eq 2 ] || die "usage: network.sh $1 NODE"
   load_state
-  local how
-  how=$(node_start_fn "$2") || die "unknown node '$2'; nodes: $(cd "$RUN_DIR/pids" && ls -- *.pid | sed 's/\.pid$//' | grep -v chaincode | tr '\n' ' ')"
+  local how f nodes=''
+  for f in "$RUN_DIR"/pids/*.pid; do
+    [ -f "$f" ] || continue
+    f=$(basename "$f" .pid)
+    [ "$f" = chaincode ] || nodes+=" $f"
+  done
+  how=$(node_start_fn "$2") || die "unknown node '$2'; nodes:$nodes"
   if [ "$1" = stop ]; then
     stop_process "$2"
     return 0
@@ -149,6 +170,10 @@ case "$command" in
   env) cmd_env "$@" ;;
   down) [ $# -eq 0 ] || die "down takes no options (got '$*')"; cmd_down ;;
   stop|start) cmd_node "$command" "$@" ;;
+  enrol-operator)
+    [ $# -eq 2 ] || { [ $# -eq 3 ] && [ "$3" = --no-attribute ]; } ||
+      die "usage: network.sh enrol-operator Org1|Org2 NAME [--no-attribute]"
+    cmd_enrol_operator "$@" ;;
   -h|--help|help) usage ;;
-  *) die "unknown command '$command'; commands: up, deploy, status, env, stop, start, down (see --help)" ;;
+  *) die "unknown command '$command'; commands: up, deploy, status, env, enrol-operator, stop, start, down (see --help)" ;;
 esac

@@ -44,11 +44,11 @@ stop_process() { # NAME
   rm -f "$file"
 }
 
-# Chaincode first, then peers, then orderers: each stops before what it depends on.
+# Chaincode first, then peers, then orderers, then CA servers: each stops before what it depends on.
 stop_all() {
   local f name
   stop_process chaincode
-  for f in "$RUN_DIR"/pids/peer*.pid "$RUN_DIR"/pids/orderer*.pid; do
+  for f in "$RUN_DIR"/pids/peer*.pid "$RUN_DIR"/pids/orderer*.pid "$RUN_DIR"/pids/ca.*.pid; do
     [ -f "$f" ] || continue
     name=$(basename "$f" .pid)
     stop_process "$name"

@@ -1,4 +1,5 @@
-# `network.sh up`: crypto, genesis block, orderers joined by osnadmin, peers joined, network.json.
+# `network.sh up`: crypto (cryptogen, or Fabric CA servers with --ca), genesis block, orderers
+# joined by osnadmin, peers joined, network.json.
 # shellcheck shell=bash
 
 osnadmin_tls() { # fills OSN_TLS with the orderer admin's mutual-TLS flags
@@ -46,28 +47,45 @@ peer_has_channel() { # ORG
   as_org "$1" admin "$FABRIC_BIN/peer" channel getinfo -c "$CHANNEL"
 }
 
-cmd_up() {
-  local consensus=$1 batch_timeout=$2 profile orderers i org
+# ports_free ORDERERS WITH_CA: refuses to start over another network's (or anything's) ports.
+ports_free() {
+  local p what
+  while read -r p what; do
+    ! port_in_use "$p" ||
+      die "port $p ($what) is already in use on 127.0.0.1; to run beside another network set SF2C_PORT_OFFSET (and SF2C_RUN_DIR)"
+  done < <(network_ports "$1" "$2")
+}
+
+cmd_up() { # CONSENSUS BATCH_TIMEOUT CRYPTO_MODE(cryptogen|ca)
+  local consensus=$1 batch_timeout=$2 crypto_mode=$3 profile orderers i org
   [ ! -e "$RUN_DIR/state.env" ] || die "the network is already up ($RUN_DIR exists); run network.sh down first"
   require_fabric
+  [ "$crypto_mode" = cryptogen ] || require_fabric_ca
   command -v curl >/dev/null || die "curl is needed to check the peers' health endpoints; install curl"
   [ -x "$FN_DIR/builder/bin/detect" ] || die "$FN_DIR/builder/bin/detect is missing or not executable"
   case "$consensus" in
     raft) profile=SF2CRaft orderers=1 ;;
     bft) profile=SF2CBFT orderers=4 ;;
   esac
+  ports_free "$orderers" "$([ "$crypto_mode" = ca ] && echo 1 || echo 0)"
   LOG_SPEC=${FABRIC_LOGGING_SPEC:-grpc=error:info}
   rm -rf "$RUN_DIR"
   mkdir -p "$RUN_DIR/logs" "$RUN_DIR/pids" "$RUN_DIR/config" "$RUN_DIR/channel"
   trap 'echo "network: up failed; logs are in ${RUN_DIR#"$REPO_ROOT"/}/logs; run network.sh down to clean up" >&2' ERR
 
-  log "generating crypto material (cryptogen, NodeOUs on)"
-  "$FABRIC_BIN/cryptogen" generate --config="$FN_DIR/config/crypto-config.yaml" --output="$RUN_DIR/crypto" \
-    >"$RUN_DIR/logs/cryptogen.log" 2>&1 || die "cryptogen failed; see $RUN_DIR/logs/cryptogen.log"
+  if [ "$crypto_mode" = ca ]; then
+    log "starting one Fabric CA per organisation; identities enrolled with fabric-ca-client (NodeOUs on)"
+    ca_up "$orderers"
+  else
+    log "generating crypto material (cryptogen, NodeOUs on)"
+    "$FABRIC_BIN/cryptogen" generate --config="$FN_DIR/config/crypto-config.yaml" --output="$RUN_DIR/crypto" \
+      >"$RUN_DIR/logs/cryptogen.log" 2>&1 || die "cryptogen failed; see $RUN_DIR/logs/cryptogen.log"
+  fi
 
   log "creating the genesis block of channel $CHANNEL (profile $profile, BatchTimeout $batch_timeout)"
+  configtx_ports
   render "$FN_DIR/config/configtx.yaml.tmpl" "$RUN_DIR/config/configtx.yaml" \
-    "CRYPTO=$RUN_DIR/crypto" "BATCH_TIMEOUT=$batch_timeout" "BATCH_MAX_COUNT=100"
+    "CRYPTO=$RUN_DIR/crypto" "BATCH_TIMEOUT=$batch_timeout" "BATCH_MAX_COUNT=100" "${CONFIGTX_PORTS[@]}"
   "$FABRIC_BIN/configtxgen" -configPath "$RUN_DIR/config" -profile "$profile" -channelID "$CHANNEL" \
     -outputBlock "$RUN_DIR/channel/$CHANNEL.block" >"$RUN_DIR/logs/configtxgen.log" 2>&1 ||
     die "configtxgen failed; see $RUN_DIR/logs/configtxgen.log"
@@ -101,8 +119,9 @@ cmd_up() {
   done
 
   write_network_json "$RUN_DIR" "$orderers"
-  printf 'CONSENSUS=%s\nORDERERS=%s\nBATCH_TIMEOUT=%s\n' "$consensus" "$orderers" "$batch_timeout" >"$RUN_DIR/state.env"
+  printf 'CONSENSUS=%s\nORDERERS=%s\nBATCH_TIMEOUT=%s\nCRYPTO_MODE=%s\n' "$consensus" "$orderers" "$batch_timeout" \
+    "$crypto_mode" >"$RUN_DIR/state.env"
   trap - ERR
-  log "network is up ($consensus, $orderers orderer(s)); description in ${RUN_DIR#"$REPO_ROOT"/}/network.json"
+  log "network is up ($consensus, $orderers orderer(s), identities from $crypto_mode); description in ${RUN_DIR#"$REPO_ROOT"/}/network.json"
   log "next: fabric-network/network.sh deploy"
 }

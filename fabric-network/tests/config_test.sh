@@ -2,24 +2,31 @@
 # shellcheck shell=bash source-path=SCRIPTDIR
 # shellcheck disable=SC2030,SC2031,SC2016 # environment set inside subshells on purpose; $FN_DIR in bash -c is expanded by that shell
 
-# Renders every template into $WORK/out the way `up` does, with the BFT orderer count.
+# render_all [OUT]: renders every template into $WORK/OUT (default out) the way `up` and `up --ca`
+# do, with the BFT orderer count and the caller's SF2C_PORT_OFFSET.
 render_all() (
+  out="$WORK/${1:-out}"
   export SF2C_RUN_DIR="$WORK/run"
   # shellcheck source=../lib/common.sh
   . "$FN_DIR/lib/common.sh"
-  mkdir -p "$WORK/out"
-  render "$FN_DIR/config/configtx.yaml.tmpl" "$WORK/out/configtx.yaml" \
-    "CRYPTO=$RUN_DIR/crypto" "BATCH_TIMEOUT=250ms" "BATCH_MAX_COUNT=100" || exit 1
+  # shellcheck source=../lib/ca.sh
+  . "$FN_DIR/lib/ca.sh"
+  mkdir -p "$out"
+  configtx_ports
+  render "$FN_DIR/config/configtx.yaml.tmpl" "$out/configtx.yaml" \
+    "CRYPTO=$RUN_DIR/crypto" "BATCH_TIMEOUT=250ms" "BATCH_MAX_COUNT=100" "${CONFIGTX_PORTS[@]}" || exit 1
   for i in 0 1 2 3; do
-    render "$FN_DIR/config/orderer.yaml.tmpl" "$WORK/out/orderer$i.yaml" "PORT=$(orderer_port "$i")" \
+    render "$FN_DIR/config/orderer.yaml.tmpl" "$out/orderer$i.yaml" "PORT=$(orderer_port "$i")" \
       "ADMIN_PORT=$(orderer_admin_port "$i")" "OPS_PORT=$(orderer_ops_port "$i")" "NODE=/n$i" "TLSCA=/ca" \
       "DATA=/d$i" || exit 1
   done
   for org in Org1 Org2; do
-    render "$FN_DIR/config/core.yaml.tmpl" "$WORK/out/core-$org.yaml" "PEER_NAME=$(org_peer_host "$org")" \
+    render "$FN_DIR/config/core.yaml.tmpl" "$out/core-$org.yaml" "PEER_NAME=$(org_peer_host "$org")" \
       "MSP_ID=$(org_msp "$org")" "NODE=/n" "DATA=/d" "BUILDER=$FN_DIR/builder" "PORT=$(org_peer_port "$org")" \
       "CC_PORT=$(org_cc_port "$org")" "OPS_PORT=$(org_ops_port "$org")" || exit 1
   done
+  for org in "${CA_ORGS[@]}"; do ca_config "$org" "$out/ca-$org.yaml" secret || exit 1; done
+  echo "${CC_ADDRESS##*:}" >"$out/chaincode.port"
 )
 
 test_render_refuses_a_missing_value() {
@@ -56,6 +63,16 @@ for o in orderers:
     assert o["Admin"]["TLS"]["ClientAuthRequired"] is True, "Fabric refuses admin TLS without client auth"
     assert o["General"]["ListenAddress"] == "127.0.0.1"
     ports += ["127.0.0.1:%s" % o["General"]["ListenPort"], o["Admin"]["ListenAddress"], o["Operations"]["ListenAddress"]]
+for org in ("Org1", "Org2", "Orderer"):
+    ca = load("ca-%s.yaml" % org)
+    assert ca["address"] == "127.0.0.1" and ca["tls"]["enabled"] is True, org
+    assert ca["affiliations"] == {}, "no affiliations: a certificate's only OU is its type"
+    assert {"server auth", "client auth"} <= set(ca["signing"]["profiles"]["tls"]["usage"])
+    assert ca["registry"]["identities"][0]["pass"] == "secret"
+    assert {"localhost", "127.0.0.1", ca["csr"]["cn"]} <= set(ca["csr"]["hosts"])
+    ports += ["127.0.0.1:%s" % ca["port"], ca["operations"]["listenAddress"]]
+ports.append("127.0.0.1:" + open(os.path.join(out, "chaincode.port")).read().strip())
+assert all(a.startswith("127.0.0.1:") for a in ports)
 assert len(ports) == len(set(ports)), "two endpoints share a port: %s" % sorted(ports)
 
 tx = load("configtx.yaml")
@@ -117,5 +134,53 @@ for path, orderers in ((sys.argv[1], 1), (sys.argv[2], 4)):
         assert org["client"]["msp_dir"].endswith("/users/User1@%s.example.com/msp" % org["name"].lower())
     assert len(n["orderers"]) == orderers and all(set(o) == endpoint for o in n["orderers"])
     assert len({o["endpoint"] for o in n["orderers"]}) == orderers
+PY
+}
+
+test_port_offset_shifts_every_port() {
+  have_yaml || { echo "python3 has no yaml module"; return 77; }
+  render_all out0 && SF2C_PORT_OFFSET=20000 render_all out1 || return 1
+  (
+    export SF2C_RUN_DIR="$WORK/run" SF2C_PORT_OFFSET=20000
+    # shellcheck source=../lib/common.sh
+    . "$FN_DIR/lib/common.sh"
+    # shellcheck source=../lib/network_json.sh
+    . "$FN_DIR/lib/network_json.sh"
+    write_network_json "$WORK/out1" 4
+  ) || return 1
+  python3 - "$WORK/out0" "$WORK/out1" <<'PY'
+import glob, os, re, sys, yaml
+
+def ports(out):
+    load = lambda name: yaml.safe_load(open(os.path.join(out, name)))
+    num = lambda addr: int(str(addr).rsplit(":", 1)[-1])
+    found = []
+    for org in ("Org1", "Org2"):
+        c = load("core-%s.yaml" % org)
+        p = c["peer"]
+        found += [num(a) for a in (p["listenAddress"], p["chaincodeListenAddress"], p["chaincodeAddress"], p["address"],
+                                   p["gossip"]["bootstrap"], p["gossip"]["endpoint"], p["gossip"]["externalEndpoint"],
+                                   c["operations"]["listenAddress"])]
+    for i in range(4):
+        o = load("orderer%d.yaml" % i)
+        found += [o["General"]["ListenPort"], num(o["Admin"]["ListenAddress"]), num(o["Operations"]["ListenAddress"])]
+    tx = load("configtx.yaml")["Profiles"]
+    for profile in tx.values():
+        found += [num(e) for org in profile["Orderer"]["Organizations"] for e in org["OrdererEndpoints"]]
+        found += [org["AnchorPeers"][0]["Port"] for org in profile["Application"]["Organizations"]]
+    found += [c["Port"] for c in tx["SF2CRaft"]["Orderer"]["EtcdRaft"]["Consenters"]]
+    found += [c["Port"] for c in tx["SF2CBFT"]["Orderer"]["ConsenterMapping"]]
+    for org in ("Org1", "Org2", "Orderer"):
+        ca = load("ca-%s.yaml" % org)
+        found += [ca["port"], num(ca["operations"]["listenAddress"])]
+    return found + [int(open(os.path.join(out, "chaincode.port")).read())]
+
+base, shifted = ports(sys.argv[1]), ports(sys.argv[2])
+assert {7050, 7051, 9051, 9999, 7054, 8054, 9054} <= set(base), sorted(set(base))
+assert shifted == [p + 20000 for p in base], list(zip(base, shifted))
+# No default port is left anywhere in the shifted files, network.json included.
+text = "".join(open(f).read() for f in glob.glob(os.path.join(sys.argv[2], "*")))
+left = sorted(p for p in set(base) if re.search(r"\b%d\b" % p, text))
+assert not left, "ports not shifted: %s" % left
 PY
 }
