@@ -61,10 +61,18 @@ pub enum SinkError {
 
 impl SinkError {
     /// True when the batch should be kept (spooled) rather than dropped: the sink was
-    /// unreachable or failing ([`Unavailable`](Self::Unavailable)), or TLS failed
-    /// ([`Tls`](Self::Tls)), which needs an operator but says nothing against the records.
+    /// unreachable or failing ([`Unavailable`](Self::Unavailable)), TLS failed
+    /// ([`Tls`](Self::Tls)), or our certificate's role was refused (403, see
+    /// [`is_forbidden`](Self::is_forbidden)); each needs an operator but says nothing against
+    /// the records.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable { .. } | Self::Tls { .. })
+        matches!(self, Self::Unavailable { .. } | Self::Tls { .. }) || self.is_forbidden()
+    }
+
+    /// True when the sink refused this client's certificate role (403): e.g. a validator whose
+    /// certificate was issued without a role must re-enrol.
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Self::Refused { status: 403, .. })
     }
 
     /// True when TLS failed, so an operator must look at certificates.

@@ -1,4 +1,5 @@
-//! The HTTP API: where ingest and query requests enter, are checked, and reach the store.
+//! The HTTP API: where ingest and query requests enter, are checked (the caller's role first),
+//! and reach the store.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +17,7 @@ use crate::api::{ErrorBody, ErrorDetail, IngestRequest, TelemetryQuery, Telemetr
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::validate::{canonical_device, validate_batch};
+use vpn_pki::{CertIdentity, Role};
 
 /// Size limits the API enforces before touching the store.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +47,68 @@ pub struct App<S> {
     pub metrics: Metrics,
 }
 
+/// Who is calling over HTTPS: the identity in the client certificate (`None` when it names no
+/// UUID). The TLS server attaches it to every request; plain HTTP (loopback only) has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller(pub Option<CertIdentity>);
+
+/// What a route needs from the caller's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Any certificate the TLS layer accepted (health, unknown routes).
+    Connected,
+    /// Role validator: only validators store telemetry, so no gateway can pre-claim another
+    /// device's `(device, seq)` or write for it.
+    Validator,
+    /// Role service or administrator: telemetry of every device is not a device's to read.
+    Reader,
+}
+
+fn need_of(path: &str) -> Need {
+    match path {
+        "/v1/ingest" => Need::Validator,
+        "/v1/telemetry" | "/v1/counts" | "/metrics" => Need::Reader,
+        _ => Need::Connected,
+    }
+}
+
+/// Refuses a request whose certificate's role (from the registry, written by the centre) does
+/// not allow it, before its body is read. Certificates without a role have none of these rights.
+async fn authorise(request: Request, next: Next) -> Response {
+    let Some(Caller(identity)) = request.extensions().get::<Caller>().cloned() else {
+        return next.run(request).await; // plain HTTP on loopback: no certificates at all
+    };
+    let need = need_of(request.uri().path());
+    let role = identity.as_ref().and_then(|i| i.role);
+    let allowed = match need {
+        Need::Connected => true,
+        Need::Validator => role == Some(Role::Validator),
+        Need::Reader => role.is_some_and(Role::reads_everything),
+    };
+    if allowed {
+        return next.run(request).await;
+    }
+    let who = identity
+        .as_ref()
+        .map_or("a certificate naming no UUID", |i| i.uuid.as_str());
+    let role = role.map_or("none", Role::as_str);
+    tracing::warn!(caller = %who, role, path = %request.uri().path(), "refused by role");
+    let wanted = if need == Need::Validator {
+        "only validators may store telemetry"
+    } else {
+        "only services and operators may read telemetry"
+    };
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!(
+            "certificate holder {who} (role {role}) may not use {}: {wanted}",
+            request.uri().path()
+        ),
+    )
+    .into_response()
+}
+
 /// Builds the sink's router over `store`.
 pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
     Router::new()
@@ -59,6 +123,7 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
         ))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(app.limits.max_body_bytes))
+        .layer(middleware::from_fn(authorise))
         .with_state(app)
 }
 

@@ -12,8 +12,9 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
+use vpn_pki::CertIdentity;
 
-use crate::http::{App, router};
+use crate::http::{App, Caller, router};
 use crate::store::Store;
 use crate::tls::SinkTls;
 
@@ -165,7 +166,13 @@ async fn connection(
             return;
         }
     };
-    let service = TowerToHyperService::new(router);
+    let identity = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|cert| CertIdentity::from_der(cert.as_ref()));
+    let service = TowerToHyperService::new(router.layer(axum::Extension(Caller(identity))));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new());
     let conn = builder.serve_connection(TokioIo::new(stream), service);

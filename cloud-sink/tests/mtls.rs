@@ -1,214 +1,17 @@
 //! The sink over mutual TLS with certificates from a real VPN Centre CA and a CRL served over loopback: who gets in, and revocation.
 
 mod support;
+mod tls_support;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use cloud_sink::http::{App, Limits};
-use cloud_sink::server::{Server, ServerError};
-use cloud_sink::tls::{SinkTls, TlsError, TlsSettings};
-use cloud_sink::{Database, SinkClient, SinkError};
-use rcgen::RevocationReason;
+use cloud_sink::tls::{SinkTls, TlsError};
+use cloud_sink::{SinkClient, SinkError};
 use support::{DEVICE_A, DEVICE_B, records};
-use tokio::task::JoinHandle;
-use vpn_pki::{CertRole, CertificateAuthority, LeafKey, LeafRequest, Revocations};
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn uuid(i: u32) -> String {
-    format!("00000000-0000-4000-8000-{i:012}")
-}
-
-/// Aborts a spawned task when the test ends, pass or fail.
-struct TaskGuard<T>(JoinHandle<T>);
-
-impl<T> Drop for TaskGuard<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// A certificate and its private key, PEM.
-#[derive(Clone)]
-struct Identity {
-    cert: String,
-    key: String,
-}
-
-/// A CA with its revocation register in a real SQLite file, as the VPN Centre keeps them.
-struct Pki {
-    ca: CertificateAuthority,
-    db: Mutex<rusqlite::Connection>,
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn new(name: &str) -> Arc<Self> {
-        let dir = tempfile::tempdir().unwrap();
-        let db = vpn_pki::open_database(&dir.path().join("pki.db")).unwrap();
-        let ca = CertificateAuthority::generate(name, Duration::from_secs(86400), now()).unwrap();
-        Arc::new(Self {
-            ca,
-            db: Mutex::new(db),
-            dir,
-        })
-    }
-
-    fn issue(&self, uuid: &str, role: CertRole) -> Identity {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = self
-            .ca
-            .issue(&LeafRequest {
-                uuid: uuid.into(),
-                role,
-                virtual_ips: vec![],
-                server_names: vec!["127.0.0.1".into(), "localhost".into()],
-                key: LeafKey::PublicKey(key.public_key_pem()),
-                validity: Duration::from_secs(3600),
-                now: now(),
-            })
-            .unwrap();
-        let db = self.db.lock().unwrap();
-        Revocations::new(&db)
-            .record_issued(uuid, &cert, now())
-            .unwrap();
-        Identity {
-            cert: cert.pem,
-            key: key.serialize_pem(),
-        }
-    }
-
-    fn revoke(&self, uuid: &str) {
-        let db = self.db.lock().unwrap();
-        let serials = Revocations::new(&db)
-            .revoke_device(uuid, RevocationReason::PrivilegeWithdrawn, now())
-            .unwrap();
-        assert_eq!(serials.len(), 1);
-    }
-
-    fn crl(&self) -> Result<Vec<u8>, StatusCode> {
-        let db = self.db.lock().unwrap();
-        Revocations::new(&db)
-            .crl_der(&self.ca, now(), Duration::from_secs(600))
-            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    /// The sink's TLS files, as the VPN Centre would hand them out.
-    fn sink_settings(&self, crl_url: &str, crl_refresh: Duration) -> TlsSettings {
-        let sink = self.issue(&uuid(1), CertRole::ClientAndServer);
-        TlsSettings {
-            cert: self.write("sink.cert.pem", &sink.cert),
-            key: self.write("sink.key.pem", &sink.key),
-            client_ca: self.write("ca.cert.pem", self.ca.cert_pem()),
-            crl_url: crl_url.into(),
-            crl_refresh,
-        }
-    }
-}
-
-/// The centre's CRL endpoint, signed fresh on every fetch.
-async fn serve_crl(pki: Arc<Pki>) -> (String, TaskGuard<()>) {
-    async fn crl(State(pki): State<Arc<Pki>>) -> Result<Vec<u8>, StatusCode> {
-        pki.crl()
-    }
-    let app = axum::Router::new()
-        .route("/v1/pki/crl", axum::routing::get(crl))
-        .with_state(pki);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1/pki/crl", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, TaskGuard(task))
-}
-
-/// An HTTPS sink over SQLite in this process, with its CRL endpoint; stops when dropped.
-struct TlsSink {
-    pki: Arc<Pki>,
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    served: TaskGuard<Result<(), ServerError>>,
-    _crl: TaskGuard<()>,
-    _db: tempfile::TempDir,
-}
-
-impl TlsSink {
-    async fn start(crl_refresh: Duration) -> Self {
-        let pki = Pki::new("SF2C Test VPN Centre CA");
-        let (crl_url, crl_guard) = serve_crl(pki.clone()).await;
-        let tls = SinkTls::start(&pki.sink_settings(&crl_url, crl_refresh))
-            .await
-            .unwrap();
-        let db = tempfile::tempdir().unwrap();
-        let store = Database::open(&format!("sqlite:{}", db.path().join("sink.db").display()))
-            .await
-            .unwrap();
-        let app = Arc::new(App {
-            store,
-            limits: Limits::default(),
-            metrics: Default::default(),
-        });
-        let server = Server::bind_tls("127.0.0.1:0".parse().unwrap(), tls)
-            .await
-            .unwrap();
-        assert!(server.is_tls());
-        let url = format!("https://{}", server.local_addr());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(server.serve(app, async move {
-            let _ = stopped.await;
-        }));
-        Self {
-            pki,
-            url,
-            stop: Some(stop),
-            served: TaskGuard(served),
-            _crl: crl_guard,
-            _db: db,
-        }
-    }
-
-    /// A client trusting the sink's CA and presenting `identity`.
-    fn client(&self, identity: Option<&Identity>) -> SinkClient {
-        let mut builder = SinkClient::builder(&self.url)
-            .ca_pem(self.pki.ca.cert_pem())
-            .timeout(Duration::from_secs(10));
-        if let Some(id) = identity {
-            builder = builder.client_cert_pem(&id.cert, &id.key);
-        }
-        builder.build().unwrap()
-    }
-
-    fn validator(&self, i: u32) -> SinkClient {
-        self.client(Some(&self.pki.issue(&uuid(i), CertRole::ClientAndServer)))
-    }
-}
-
-fn expect_tls_refusal(result: Result<impl std::fmt::Debug, SinkError>, what: &str) {
-    match result {
-        Err(e @ SinkError::Tls { .. }) => {
-            println!("{what}: {e}");
-            assert!(e.is_tls() && e.is_retryable(), "{what}: {e}");
-        }
-        other => panic!("{what}: expected a TLS refusal, got {other:?}"),
-    }
-}
+use tls_support::{Pki, TlsSink, expect_tls_refusal, serve_crl, uuid};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validator_with_a_centre_certificate_ingests_and_reads_back() {
@@ -218,7 +21,7 @@ async fn validator_with_a_centre_certificate_ingests_and_reads_back() {
     let answer = client.ingest(&batch).await.unwrap();
     assert_eq!((answer.stored, answer.duplicates), (5, 0));
     client.health().await.unwrap();
-    assert_eq!(client.counts().await.unwrap().total, 5);
+    assert_eq!(sink.reader(12).counts().await.unwrap().total, 5);
 
     // Graceful shutdown: the serve future ends cleanly and the port stops answering.
     sink.stop.take().unwrap().send(()).unwrap();
@@ -242,14 +45,14 @@ async fn clients_without_a_certificate_from_the_centre_are_refused() {
 
     // Same UUID and shape of certificate, signed by another CA.
     let rogue = Pki::new("Rogue CA");
-    let forged = rogue.issue(&uuid(10), CertRole::ClientAndServer);
+    let forged = rogue.validator(10);
     expect_tls_refusal(
         sink.client(Some(&forged)).ingest(&batch).await,
         "certificate from another CA",
     );
 
     // A client that does not trust the sink's CA refuses the sink.
-    let legit = sink.pki.issue(&uuid(12), CertRole::ClientAndServer);
+    let legit = sink.pki.validator(12);
     let distrustful = SinkClient::builder(&sink.url)
         .ca_pem(rogue.ca.cert_pem())
         .client_cert_pem(&legit.cert, &legit.key)
@@ -258,15 +61,15 @@ async fn clients_without_a_certificate_from_the_centre_are_refused() {
     expect_tls_refusal(distrustful.ingest(&batch).await, "sink not trusted");
 
     // Nothing of the refused batches reached the store.
-    assert_eq!(sink.validator(13).counts().await.unwrap().total, 0);
+    assert_eq!(sink.reader(13).counts().await.unwrap().total, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_certificate_is_refused_on_new_connections_within_seconds() {
     let refresh = Duration::from_millis(500);
     let sink = TlsSink::start(refresh).await;
-    let banned = sink.pki.issue(&uuid(20), CertRole::ClientAndServer);
-    let other = sink.pki.issue(&uuid(21), CertRole::ClientAndServer);
+    let banned = sink.pki.validator(20);
+    let other = sink.pki.validator(21);
     let before = sink
         .client(Some(&banned))
         .ingest(&records(DEVICE_A, 1..=2))
@@ -416,7 +219,7 @@ async fn binary_serves_https_from_flags_and_refuses_unsafe_setups() {
 
     let args = tls_args(&listen, &crl_url);
     let mut sink = ChildGuard::spawn(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let validator = pki.issue(&uuid(30), CertRole::ClientAndServer);
+    let validator = pki.validator(30);
     let client = SinkClient::builder(&format!("https://{listen}"))
         .ca_file(&settings.client_ca)
         .client_cert_pem(&validator.cert, &validator.key)

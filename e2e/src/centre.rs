@@ -106,7 +106,7 @@ impl Centre {
             .into_make_service_with_connect_info::<SocketAddr>();
         let validators = vpn_centre::app::validator_router(warnings, DEFAULT_BODY_LIMIT);
         let own = pki
-            .issue_service(vpn_centre::pki::CENTRE_SERVICE)
+            .issue_service(vpn_centre::pki::CENTRE_SERVICE, &["127.0.0.1".into()])
             .await
             .expect("issue the centre's own certificate");
         let tls = vpn_pki::server_config(&own.cert_pem, &own.key_pem, pki.verifier())
@@ -195,6 +195,12 @@ impl Centre {
             .list(&filter, 1000, None)
             .expect("list warnings")
             .warnings
+    }
+
+    /// Refusals the centre holds about `device`: identical ones share a row, so this sums the
+    /// rows' counts.
+    pub fn refusals_about(&self, device: &str) -> u64 {
+        self.warnings_about(device).iter().map(|w| w.count).sum()
     }
 
     /// Whether the validators' listener now refuses `device`'s certificate in the TLS handshake

@@ -32,7 +32,7 @@ impl TlsSink {
     pub async fn start(dir: &Path, centre: &Centre) -> Self {
         let own = centre
             .pki
-            .issue_service("cloud-sink")
+            .issue_service("cloud-sink", &["127.0.0.1".into()])
             .await
             .expect("issue the sink's certificate");
         let (cert, key) = (dir.join("sink-cert.pem"), dir.join("sink-key.pem"));
@@ -66,7 +66,8 @@ impl TlsSink {
         Self { url, task }
     }
 
-    /// Every row stored for `device`, ordered by seq, read over mutual TLS as `reader`.
+    /// Every row stored for `device`, ordered by seq, read over mutual TLS as `reader` (an
+    /// Administrator: only operators and services may read the sink).
     pub async fn rows(&self, reader: &Device, device: &str) -> Vec<TelemetryRecord> {
         let tls = reader.tls();
         let client = SinkClient::builder(&self.url)

@@ -429,7 +429,8 @@ fn in_process_rate(n: usize) -> (f64, usize) {
     let start = Instant::now();
     let mut ok = 0;
     for m in &messages {
-        let Ok(u) = fog_validator::checks::decode(m, 64 * 1024) else {
+        let anonymous = fog_validator::peer::PeerIdentity::Anonymous;
+        let Ok(u) = fog_validator::checks::decode(m, 64 * 1024, anonymous) else {
             continue;
         };
         let dev = cache.get(&u.claims().device);

@@ -1,4 +1,4 @@
-//! The verification pipeline of one message: size, structure, registry (exists, Gateway, not banned), signature.
+//! The verification pipeline of one message: size, certificate owner = claimed device, structure, registry (exists, Gateway, not banned), signature.
 //!
 //! Pure functions over a message, the sender's certificate identity and the cached device; the replay
 //! check, which needs shared state, lives in [`crate::replay`] and runs after these.
@@ -12,8 +12,17 @@ use crate::registry::cache::CachedDevice;
 
 pub use signed_message::Claims;
 
-/// Checks size and structure; on success the claims are readable but not yet trusted.
-pub fn decode(message: &str, max_len: usize) -> Result<Unverified<'_>, Refusal> {
+/// Checks size, then that the sender's certificate names the device the message claims, then the
+/// rest of the structure; on success the claims are readable but not yet trusted.
+///
+/// The certificate check comes before every other check that reads the claims (a `kid` naming
+/// another device included), so a message naming a device other than the sender's is always
+/// answered as such (1008), whatever else is wrong with it.
+pub fn decode(
+    message: &str,
+    max_len: usize,
+    identity: PeerIdentity,
+) -> Result<Unverified<'_>, Refusal> {
     if message.len() > max_len {
         return Err(Refusal::new(
             code::OVERSIZED,
@@ -23,24 +32,26 @@ pub fn decode(message: &str, max_len: usize) -> Result<Unverified<'_>, Refusal> 
             ),
         ));
     }
-    decode_unverified(message).map_err(|e| {
-        let device = match &e {
-            MessageError::KidMismatch { device, .. } => Some(device.clone()),
-            _ => None,
-        };
-        let mut refusal = refusal_for(e);
-        refusal.device = device;
-        refusal
-    })
+    match decode_unverified(message) {
+        Ok(unverified) => {
+            match_peer(&unverified.claims().device, identity)?;
+            Ok(unverified)
+        }
+        Err(e) => {
+            if let MessageError::KidMismatch { device, .. } = &e {
+                match_peer(device, identity)?;
+            }
+            Err(refusal_for(e))
+        }
+    }
 }
 
-/// Checks that the sender's client certificate names the device the message claims, so a gateway can
-/// only send for itself. Senders without a certificate (`client_auth = false`) are not checked.
-pub fn match_peer(message: &Unverified<'_>, identity: PeerIdentity) -> Result<(), Refusal> {
-    let claimed = &message.claims().device;
+/// Checks that the sender's client certificate names `claimed`, so a gateway can only send for
+/// itself. Senders without a certificate (`client_auth = false`) are not checked.
+pub fn match_peer(claimed: &str, identity: PeerIdentity) -> Result<(), Refusal> {
     let holder = match identity {
         PeerIdentity::Anonymous => return Ok(()),
-        PeerIdentity::Device(holder) => holder,
+        PeerIdentity::Device { uuid, .. } => uuid,
         PeerIdentity::Unnamed => {
             return Err(Refusal::new(
                 code::CERT_MISMATCH,
@@ -48,12 +59,10 @@ pub fn match_peer(message: &Unverified<'_>, identity: PeerIdentity) -> Result<()
                     "certificate does not match device {claimed}: the client certificate names no \
                      device UUID; connect with the certificate issued to this device at enrolment"
                 ),
-            )
-            .for_device(claimed));
+            ));
         }
     };
-    // decode_unverified has already checked that the claimed device is a UUID.
-    if message.claims().device_uuid().ok() == Some(holder) {
+    if uuid::Uuid::parse_str(claimed).ok() == Some(holder) {
         return Ok(());
     }
     Err(Refusal::new(
@@ -62,8 +71,7 @@ pub fn match_peer(message: &Unverified<'_>, identity: PeerIdentity) -> Result<()
             "certificate does not match device: the client certificate is issued to {holder} but \
              the message claims {claimed}; a gateway may only send its own readings"
         ),
-    )
-    .for_device(&holder.to_string()))
+    ))
 }
 
 /// Checks the registry rules and the signature for a decoded message and the device it claims
@@ -77,8 +85,7 @@ pub fn authorize(
         return Err(Refusal::new(
             code::UNKNOWN_DEVICE,
             format!("device {uuid} is not in the registry; enrol it before sending"),
-        )
-        .for_device(uuid));
+        ));
     };
     let record = &device.record;
     if record.node_type != NodeType::Gateway {
@@ -88,8 +95,7 @@ pub fn authorize(
                 "device {uuid} is registered as {}, and only a Gateway may send telemetry",
                 record.node_type
             ),
-        )
-        .for_device(uuid));
+        ));
     }
     if record.banned {
         let since = record
@@ -100,19 +106,15 @@ pub fn authorize(
         return Err(Refusal::new(
             code::BANNED,
             format!("gateway is banned (since {since}: {why})"),
-        )
-        .for_device(uuid));
+        ));
     }
     let key = device.key.as_ref().map_err(|e| {
         Refusal::new(
             code::SIGNATURE_INVALID,
             format!("public key verification failed: the registered key is unusable ({e})"),
         )
-        .for_device(uuid)
     })?;
-    message
-        .verify(key)
-        .map_err(|e| refusal_for(e).for_device(uuid))
+    message.verify(key).map_err(refusal_for)
 }
 
 /// The stable code and reason for a message-format error.
@@ -148,7 +150,10 @@ mod tests {
     }
 
     fn check(message: &str, device: Option<&CachedDevice>) -> Result<Claims, Refusal> {
-        authorize(&decode(message, 64 * 1024)?, device)
+        authorize(
+            &decode(message, 64 * 1024, PeerIdentity::Anonymous)?,
+            device,
+        )
     }
 
     #[test]
@@ -165,11 +170,7 @@ mod tests {
         let mut dev = TestDevice::new(Algorithm::ES256, NodeType::Gateway);
         let msg = dev.next_message(NOW);
 
-        let err = check(&msg, None).unwrap_err();
-        assert_eq!(
-            (err.code, err.device.as_deref()),
-            (code::UNKNOWN_DEVICE, Some(dev.uuid.as_str()))
-        );
+        assert_eq!(check(&msg, None).unwrap_err().code, code::UNKNOWN_DEVICE);
 
         let validator = cached_with(&dev, |r| r.node_type = NodeType::Validator);
         assert_eq!(
@@ -210,27 +211,57 @@ mod tests {
         );
     }
 
+    /// A message naming `device` with `kid` and a junk signature, as an attacker writes it.
+    fn forge(device: &str, kid: &str, seq: u64, ts: u64) -> String {
+        use base64::Engine;
+        let b64 = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        format!(
+            "{}.{}.anVuaw",
+            b64(serde_json::json!({"alg": "ES256", "typ": "sf2c-telemetry+jws", "kid": kid})),
+            b64(serde_json::json!({"device": device, "seq": seq, "ts": ts, "data": {"t": 1}}))
+        )
+    }
+
+    fn holder(uuid: &str) -> PeerIdentity {
+        PeerIdentity::Device {
+            uuid: uuid.parse().unwrap(),
+            role: Some(vpn_pki::Role::Gateway),
+        }
+    }
+
     #[test]
     fn the_certificate_must_name_the_claimed_device() {
         let mut dev = TestDevice::new(Algorithm::EdDSA, NodeType::Gateway);
         let msg = dev.next_message(NOW);
-        let decoded = decode(&msg, 64 * 1024).unwrap();
-        let own: uuid::Uuid = dev.uuid.parse().unwrap();
-        assert!(match_peer(&decoded, PeerIdentity::Device(own)).is_ok());
-        assert!(match_peer(&decoded, PeerIdentity::Anonymous).is_ok());
+        assert!(decode(&msg, 64 * 1024, holder(&dev.uuid)).is_ok());
+        assert!(decode(&msg, 64 * 1024, PeerIdentity::Anonymous).is_ok());
 
-        let other = uuid::Uuid::new_v4();
-        let err = match_peer(&decoded, PeerIdentity::Device(other)).unwrap_err();
+        let other = uuid::Uuid::new_v4().to_string();
+        let err = decode(&msg, 64 * 1024, holder(&other)).unwrap_err();
         assert_eq!(err.code, code::CERT_MISMATCH);
-        // The warning names the certificate holder, who sent it; the reason names both.
-        assert_eq!(err.device, Some(other.to_string()));
-        assert!(err.reason.contains(&dev.uuid), "{}", err.reason);
-
-        let err = match_peer(&decoded, PeerIdentity::Unnamed).unwrap_err();
-        assert_eq!(
-            (err.code, err.device.as_deref()),
-            (code::CERT_MISMATCH, Some(dev.uuid.as_str()))
+        assert!(
+            err.reason.contains(&dev.uuid) && err.reason.contains(&other),
+            "{}",
+            err.reason
         );
+        let err = decode(&msg, 64 * 1024, PeerIdentity::Unnamed).unwrap_err();
+        assert_eq!(err.code, code::CERT_MISMATCH);
+    }
+
+    #[test]
+    fn another_devices_name_is_refused_before_a_kid_mismatch() {
+        // The issue's attack: the payload names a victim, `kid` names someone else, junk signature.
+        let victim = TestDevice::new(Algorithm::EdDSA, NodeType::Gateway);
+        let sender = uuid::Uuid::new_v4().to_string();
+        let forged = forge(&victim.uuid, &sender, 1, NOW);
+        let err = decode(&forged, 64 * 1024, holder(&sender)).unwrap_err();
+        assert_eq!(err.code, code::CERT_MISMATCH, "{err:?}");
+        // Naming itself in the payload with another `kid` is only malformed.
+        let own = forge(&sender, &victim.uuid, 1, NOW);
+        let err = decode(&own, 64 * 1024, holder(&sender)).unwrap_err();
+        assert_eq!(err.code, code::MALFORMED, "{err:?}");
     }
 
     #[test]
@@ -251,12 +282,14 @@ mod tests {
         let mut dev = TestDevice::new(Algorithm::EdDSA, NodeType::Gateway);
         let msg = dev.next_message(NOW);
         assert_eq!(
-            decode(&msg, msg.len() - 1).unwrap_err().code,
+            decode(&msg, msg.len() - 1, PeerIdentity::Anonymous)
+                .unwrap_err()
+                .code,
             code::OVERSIZED
         );
         for bad in ["", "abc", "a.b", "a.b.c.d", "!!!.???.###"] {
             assert_eq!(
-                decode(bad, 1024).unwrap_err().code,
+                decode(bad, 1024, PeerIdentity::Anonymous).unwrap_err().code,
                 code::MALFORMED,
                 "{bad:?}"
             );

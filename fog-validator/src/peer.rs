@@ -1,11 +1,10 @@
-//! Who sent a request: the client's address and the device its TLS client certificate names.
+//! Who sent a request: the client's address and the device and role its TLS client certificate names.
 
 use std::net::SocketAddr;
 
 use rustls::pki_types::CertificateDer;
 use uuid::Uuid;
-use x509_parser::extensions::GeneralName;
-use x509_parser::prelude::{FromDer, X509Certificate};
+use vpn_pki::{CertIdentity, Role};
 
 /// The sender of a request, attached to every request by [`crate::server::serve`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +18,9 @@ pub struct Peer {
 pub enum PeerIdentity {
     /// No client certificate was asked for (`client_auth = false`, or the plain ops listener).
     Anonymous,
-    /// A verified certificate naming this device UUID (SAN `urn:uuid:` or, failing that, the CN).
-    Device(Uuid),
+    /// A verified certificate naming this device UUID (SAN `urn:uuid:` or, failing that, the CN)
+    /// and the role the centre wrote into it (`None` for certificates without one).
+    Device { uuid: Uuid, role: Option<Role> },
     /// A verified certificate that names no device UUID.
     Unnamed,
 }
@@ -34,10 +34,10 @@ impl Peer {
         }
     }
 
-    /// The device the certificate names, if any.
+    /// The device the certificate names, if any: the only name a warning may blame.
     pub fn device(&self) -> Option<Uuid> {
         match self.identity {
-            PeerIdentity::Device(uuid) => Some(uuid),
+            PeerIdentity::Device { uuid, .. } => Some(uuid),
             _ => None,
         }
     }
@@ -48,75 +48,105 @@ impl PeerIdentity {
     pub fn from_chain(chain: Option<&[CertificateDer<'_>]>) -> Self {
         match chain.and_then(|c| c.first()) {
             None => PeerIdentity::Anonymous,
-            Some(cert) => device_of(cert).map_or(PeerIdentity::Unnamed, PeerIdentity::Device),
+            Some(cert) => CertIdentity::from_der(cert.as_ref())
+                .and_then(|id| {
+                    Some(PeerIdentity::Device {
+                        uuid: Uuid::parse_str(&id.uuid).ok()?,
+                        role: id.role,
+                    })
+                })
+                .unwrap_or(PeerIdentity::Unnamed),
         }
     }
-}
 
-/// The device UUID a certificate names: its `urn:uuid:` SAN, else a subject CN that is a UUID.
-pub fn device_of(cert: &CertificateDer<'_>) -> Option<Uuid> {
-    let (_, cert) = X509Certificate::from_der(cert.as_ref()).ok()?;
-    if let Ok(Some(san)) = cert.subject_alternative_name() {
-        let from_san = san.value.general_names.iter().find_map(|name| match name {
-            GeneralName::URI(uri) => uri
-                .strip_prefix("urn:uuid:")
-                .and_then(|u| Uuid::parse_str(u).ok()),
-            _ => None,
-        });
-        if from_san.is_some() {
-            return from_san;
+    /// Whether this sender may read `device`'s recent readings: a device only its own, operators
+    /// and services any; anyone when no certificate is asked for (`client_auth = false`).
+    pub fn may_read(&self, device: &str) -> bool {
+        match *self {
+            PeerIdentity::Anonymous => true,
+            PeerIdentity::Unnamed => false,
+            PeerIdentity::Device { uuid, role } => CertIdentity {
+                uuid: uuid.hyphenated().to_string(),
+                role,
+            }
+            .may_read_device(device),
         }
     }
-    cert.subject()
-        .iter_common_name()
-        .find_map(|cn| cn.as_str().ok().and_then(|s| Uuid::parse_str(s).ok()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn cert(cn: &str, sans: Vec<rcgen::SanType>) -> CertificateDer<'static> {
+    fn cert(cn: &str, ou: Option<&str>, sans: Vec<rcgen::SanType>) -> CertificateDer<'static> {
         let mut params = rcgen::CertificateParams::default();
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, cn);
+        if let Some(ou) = ou {
+            params
+                .distinguished_name
+                .push(rcgen::DnType::OrganizationalUnitName, ou);
+        }
         params.subject_alt_names = sans;
         let key = rcgen::KeyPair::generate().unwrap();
         params.self_signed(&key).unwrap().der().clone()
     }
 
-    #[test]
-    fn the_urn_san_names_the_device_before_the_cn() {
-        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        let uri = format!("urn:uuid:{b}").try_into().unwrap();
-        let der = cert(&a.to_string(), vec![rcgen::SanType::URI(uri)]);
-        assert_eq!(device_of(&der), Some(b));
-        assert_eq!(
-            PeerIdentity::from_chain(Some(std::slice::from_ref(&der))),
-            PeerIdentity::Device(b)
-        );
+    fn identity(der: &CertificateDer<'_>) -> PeerIdentity {
+        PeerIdentity::from_chain(Some(std::slice::from_ref(der)))
     }
 
     #[test]
-    fn a_uuid_cn_counts_when_there_is_no_urn_san() {
-        let a = Uuid::new_v4();
-        let dns = "gw.example".to_string().try_into().unwrap();
+    fn the_urn_san_names_the_device_before_the_cn_and_the_ou_is_the_role() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let uri = format!("urn:uuid:{b}").try_into().unwrap();
+        let der = cert(
+            &a.to_string(),
+            Some("gateway"),
+            vec![rcgen::SanType::URI(uri)],
+        );
         assert_eq!(
-            device_of(&cert(&a.to_string(), vec![rcgen::SanType::DnsName(dns)])),
-            Some(a)
+            identity(&der),
+            PeerIdentity::Device {
+                uuid: b,
+                role: Some(Role::Gateway)
+            }
+        );
+        let dns = "gw.example".to_string().try_into().unwrap();
+        let der = cert(&a.to_string(), None, vec![rcgen::SanType::DnsName(dns)]);
+        assert_eq!(
+            identity(&der),
+            PeerIdentity::Device {
+                uuid: a,
+                role: None
+            }
         );
     }
 
     #[test]
     fn a_certificate_without_a_uuid_is_unnamed_and_no_certificate_is_anonymous() {
-        let der = cert("validator.example", vec![]);
-        assert_eq!(device_of(&der), None);
-        assert_eq!(
-            PeerIdentity::from_chain(Some(std::slice::from_ref(&der))),
-            PeerIdentity::Unnamed
-        );
+        let der = cert("validator.example", Some("service"), vec![]);
+        assert_eq!(identity(&der), PeerIdentity::Unnamed);
         assert_eq!(PeerIdentity::from_chain(None), PeerIdentity::Anonymous);
         assert_eq!(PeerIdentity::from_chain(Some(&[])), PeerIdentity::Anonymous);
+    }
+
+    #[test]
+    fn a_device_reads_only_itself_and_services_read_anyone() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let gateway = PeerIdentity::Device {
+            uuid: a,
+            role: Some(Role::Gateway),
+        };
+        assert!(gateway.may_read(&a.to_string()));
+        assert!(!gateway.may_read(&b.to_string()));
+        let service = PeerIdentity::Device {
+            uuid: a,
+            role: Some(Role::Service),
+        };
+        assert!(service.may_read(&b.to_string()));
+        assert!(!PeerIdentity::Unnamed.may_read(&b.to_string()));
+        assert!(PeerIdentity::Anonymous.may_read(&b.to_string()));
     }
 }

@@ -52,29 +52,31 @@ pub mod code {
     }
 }
 
-/// A refused request: the stable code, a reason for the client and the warning, and the device it claimed.
+/// A refused request: the stable code and a reason for the client and the warning. It names no
+/// offender: a warning always blames the sender's certificate ([`crate::peer::Peer::device`]),
+/// never a device named inside a message that did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {
     pub code: i32,
     pub reason: String,
-    /// Device UUID the request claimed, when it got far enough to claim one.
+    /// A `REPLAY` refusal for a timestamp outside the window rather than a used sequence number:
+    /// an honest gateway's backlog causes it, so the centre does not count it towards auto-ban.
     #[serde(skip)]
-    pub device: Option<String>,
+    pub stale: bool,
 }
 
 impl Refusal {
-    /// A refusal with no claimed device.
     pub fn new(code: i32, reason: impl Into<String>) -> Self {
         Self {
             code,
             reason: reason.into(),
-            device: None,
+            stale: false,
         }
     }
 
-    /// The same refusal, naming the device the request claimed.
-    pub fn for_device(mut self, device: &str) -> Self {
-        self.device = Some(device.to_owned());
+    /// The same refusal, marked as caused by a stale timestamp.
+    pub fn stale(mut self) -> Self {
+        self.stale = true;
         self
     }
 }

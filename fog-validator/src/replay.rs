@@ -112,7 +112,7 @@ impl ReplayGuard {
                     self.window_ms
                 ),
             )
-            .for_device(device));
+            .stale());
         }
         let mut state = self.lock();
         let previous = state.highest.get(device).copied();
@@ -121,9 +121,10 @@ impl ReplayGuard {
         {
             return Err(Refusal::new(
                 code::REPLAY,
-                format!("sequence {seq} is not above the highest accepted sequence {highest} of this device; the message is a replay"),
-            )
-            .for_device(device));
+                format!(
+                    "sequence {seq} is not above the highest accepted sequence {highest} of this device; the message is a replay"
+                ),
+            ));
         }
         state.highest.insert(device.to_owned(), seq);
         state.dirty.insert(device.to_owned(), seq);
@@ -206,10 +207,8 @@ mod tests {
     fn sequence_must_strictly_increase() {
         let guard = ReplayGuard::in_memory(300_000);
         assert!(guard.accept("d", 5, NOW, NOW).is_ok());
-        assert_eq!(
-            guard.accept("d", 5, NOW, NOW).unwrap_err().code,
-            code::REPLAY
-        );
+        let replay = guard.accept("d", 5, NOW, NOW).unwrap_err();
+        assert!(replay.code == code::REPLAY && !replay.stale, "{replay:?}");
         assert_eq!(
             guard.accept("d", 4, NOW, NOW).unwrap_err().code,
             code::REPLAY
@@ -222,8 +221,11 @@ mod tests {
     #[test]
     fn timestamp_outside_window_is_refused_both_ways() {
         let guard = ReplayGuard::in_memory(1_000);
-        assert!(guard.accept("d", 1, NOW - 1_001, NOW).is_err());
-        assert!(guard.accept("d", 2, NOW + 1_001, NOW).is_err());
+        for ts in [NOW - 1_001, NOW + 1_001] {
+            let err = guard.accept("d", 1, ts, NOW).unwrap_err();
+            // Stale, not a replay: auto-ban must not count it.
+            assert!(err.code == code::REPLAY && err.stale, "{err:?}");
+        }
         assert!(guard.accept("d", 3, NOW + 1_000, NOW).is_ok());
         // A refused stale message does not consume its sequence number.
         assert_eq!(guard.highest("d"), Some(3));

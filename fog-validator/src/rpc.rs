@@ -11,7 +11,8 @@ use crate::validator::Validator;
 
 /// Submits a signed telemetry message: params `{"message": "<compact JWS>"}`.
 pub const METHOD_SUBMIT: &str = "telemetry.submit";
-/// Lists recent accepted readings of a device: params `{"device": "<uuid>", "limit": n}`.
+/// Lists recent accepted readings of a device: params `{"device": "<uuid>", "limit": n}`. A
+/// device may ask only about itself (its certificate's UUID); services and operators about any.
 pub const METHOD_RECENT: &str = "telemetry.recent";
 
 /// One parsed entry of a request. `id: None` marks a notification (no answer).
@@ -119,6 +120,17 @@ async fn run(
                 })
             }
             Call::Recent { id, device, limit } => {
+                if !peer.identity.may_read(&device) {
+                    let refusal = Refusal::new(
+                        code::CERT_MISMATCH,
+                        format!(
+                            "certificate does not match device: this client certificate may not \
+                             read the readings of {device}; a gateway may only read its own"
+                        ),
+                    );
+                    validator.refuse(&refusal, peer);
+                    return Some(error_response(id?, &refusal));
+                }
                 let entries = validator
                     .recent
                     .recent(&device, limit.min(validator.limits.max_recent));

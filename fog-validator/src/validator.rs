@@ -119,8 +119,7 @@ impl Validator {
                         format!(
                             "the validator could not store the message ({e}); send it again later"
                         ),
-                    )
-                    .for_device(&p.accepted.device));
+                    ));
                 }
             }
         }
@@ -133,8 +132,7 @@ impl Validator {
         now: u64,
         identity: PeerIdentity,
     ) -> Result<(Accepted, Option<u64>, TelemetryRecord), Refusal> {
-        let unverified = checks::decode(message, self.limits.max_message_bytes)?;
-        checks::match_peer(&unverified, identity)?;
+        let unverified = checks::decode(message, self.limits.max_message_bytes, identity)?;
         let device = self.registry.lookup(&unverified.claims().device).await;
         let claims = checks::authorize(&unverified, device.as_deref())?;
         let previous = self
@@ -160,21 +158,19 @@ impl Validator {
         ))
     }
 
-    /// Counts a refusal caused by the client and reports it to the VPN Centre. The offender is the
-    /// device the refusal names, else the device of the sender's client certificate.
+    /// Counts a refusal caused by the client and reports it to the VPN Centre. The offender is
+    /// the sender: its address and the device its client certificate names. A device named inside
+    /// the refused message is never blamed, since nothing proves that device sent it.
     pub fn refuse(&self, refusal: &Refusal, peer: &Peer) {
         self.metrics.refused(refusal.code);
-        let offender = refusal
-            .device
-            .clone()
-            .or_else(|| peer.device().map(|d| d.to_string()));
         self.warnings.report(NewWarning {
             submitter: self.id.clone(),
             offender_address: peer.addr.to_string(),
-            offender_device: offender,
+            offender_device: peer.device().map(|d| d.hyphenated().to_string()),
             time_ms: now_ms(),
             code: refusal.code,
             reason: truncate(&refusal.reason, vpn_centre::warning::MAX_REASON_LEN),
+            stale: refusal.stale,
         });
     }
 

@@ -1,11 +1,32 @@
-//! The auto-ban policy: N warnings about one device from at least K distinct validators within
-//! T seconds bans it. Pure logic over a sliding window per offender device.
+//! The auto-ban policy: N warnings proving misbehaviour of one device, from at least K distinct
+//! validators within T seconds, ban it. Pure logic over a sliding window per offender device.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Mutex;
 
 use serde::Deserialize;
+
+/// Refusal codes (the validators' table, docs/protocol.md) that prove the *sender* misbehaved, the
+/// only ones auto-ban counts. The offender of a warning is the sender's certificate, and
+/// validators check that it names the claimed device before anything else, so:
+/// - 1004, signature invalid: the sender's own registered key did not sign what it sent;
+/// - 1008, certificate does not match device: it sent (or asked) in another device's name;
+/// - 1005, replay: it re-sent a sequence number already accepted, unless the warning is marked
+///   `stale` (timestamp outside the window: an honest gateway's backlog after an outage).
+///
+/// Never counted: unknown device, not a gateway, banned (registry state, not behaviour),
+/// oversized or malformed messages and JSON-RPC errors (a bug or a limit, no proof of intent),
+/// internal errors and anything a validator's own trouble causes.
+pub const MISBEHAVIOUR_CODES: [i32; 3] = [SIGNATURE_INVALID, REPLAY, CERT_MISMATCH];
+const SIGNATURE_INVALID: i32 = 1004;
+const REPLAY: i32 = 1005;
+const CERT_MISMATCH: i32 = 1008;
+
+/// Whether a warning with `code` (and the `stale` mark) counts towards auto-ban.
+pub fn proves_misbehaviour(code: i32, stale: bool) -> bool {
+    MISBEHAVIOUR_CODES.contains(&code) && !(code == REPLAY && stale)
+}
 
 /// Settings of the policy (`[autoban]` in the config file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -179,6 +200,22 @@ mod tests {
         // The window restarted: one more warning is not a new trip.
         assert!(!t.observe(DEV, "v1", 4));
         assert!(t.observe(other, "v1", 5));
+    }
+
+    #[test]
+    fn only_refusals_proving_misbehaviour_count() {
+        for code in [1004, 1005, 1008] {
+            assert!(proves_misbehaviour(code, false), "{code}");
+        }
+        assert!(
+            !proves_misbehaviour(1005, true),
+            "stale timestamps never count"
+        );
+        for code in [
+            -32700, -32600, -32601, -32602, -32603, 1001, 1002, 1003, 1006, 1007,
+        ] {
+            assert!(!proves_misbehaviour(code, false), "{code}");
+        }
     }
 
     #[test]

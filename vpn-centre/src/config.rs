@@ -49,8 +49,12 @@ pub struct Config {
     pub pki_dir: Option<PathBuf>,
     /// Virtual networks (CIDR) addresses are leased from: at most one IPv4 and one IPv6.
     pub virtual_networks: Vec<String>,
-    /// Names written into server certificates (validators, cloud sink, the centre itself).
+    /// Host names of the centre's own certificate (both listeners), besides `vpn-centre`.
     pub server_names: Vec<String>,
+    /// Host names written into enrolled validators' certificates besides their virtual IPs
+    /// (gateways reaching validators by another address, e.g. loopback in a local demo). Other
+    /// services get their own names at `vpn-centre cert issue-service --server-name`.
+    pub validator_server_names: Vec<String>,
     /// Days a device certificate stays valid.
     pub cert_validity_days: u64,
     /// Seconds between checks for revocations made by another process (`vpn-centre revoke`).
@@ -93,6 +97,7 @@ impl Default for Config {
             pki_dir: None,
             virtual_networks: vec!["10.8.0.0/16".into(), "fd00:8::/64".into()],
             server_names: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            validator_server_names: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
             cert_validity_days: 90,
             crl_sync_seconds: 2,
             autoban: AutoBanPolicy::default(),
@@ -210,7 +215,7 @@ impl Config {
                 .map_err(ConfigError::Invalid)?,
             enrolment: vpn_pki::EnrolmentConfig {
                 leaf_validity: std::time::Duration::from_secs(self.cert_validity_days * 86_400),
-                server_names: self.server_names.clone(),
+                server_names: self.validator_server_names.clone(),
                 ..vpn_pki::EnrolmentConfig::default()
             },
         })
@@ -277,6 +282,11 @@ mod tests {
         .unwrap();
         let config = Config::load(Some(&file), |_| None).unwrap();
         assert_eq!(config.mtls_listen.port(), 9443);
+        // Validators get their own names; the centre's stay its own.
+        assert_eq!(
+            config.pki_settings().unwrap().enrolment.server_names,
+            config.validator_server_names
+        );
         assert!(config.autoban.enabled);
         assert_eq!(
             config.autoban.to_string(),

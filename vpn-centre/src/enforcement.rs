@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::autoban::{AutoBanPolicy, AutoBanTracker};
+use crate::autoban::{AutoBanPolicy, AutoBanTracker, proves_misbehaviour};
 use crate::ban::ban_and_revoke;
 use crate::pki::CentrePki;
 use crate::registry::{RegistryError, RegistryView};
 use crate::submitter::{PeerIdentity, Standing, counts_for_autoban, standing};
-use crate::warning::Warning;
+use crate::warning::NewWarning;
 
 /// Registry, PKI and auto-ban state shared by the validators' listener.
 pub struct Enforcement {
@@ -36,23 +36,29 @@ impl Enforcement {
     }
 
     /// Feeds stored warnings to the auto-ban policy and bans every device that crosses it.
-    /// Warnings without an offender device, or from callers the registry does not vouch for as
-    /// validators, are not counted. Failures are logged: the warnings themselves are stored.
-    pub async fn after_stored(&self, stored: &[Warning], submitter: Standing) {
+    /// Only warnings from validators the registry vouches for, naming an offender device, with a
+    /// code that proves misbehaviour ([`proves_misbehaviour`]) count. Failures are logged: the
+    /// warnings themselves are stored.
+    pub async fn after_stored(
+        &self,
+        warnings: &[NewWarning],
+        received_ms: u64,
+        submitter: Standing,
+    ) {
         let Some(registry) = self.registry.as_deref() else {
             return;
         };
         if !counts_for_autoban(submitter) {
             return;
         }
-        for w in stored {
-            let Some(device) = &w.warning.offender_device else {
+        for w in warnings {
+            let Some(device) = &w.offender_device else {
                 continue;
             };
-            if !self
-                .autoban
-                .observe(device, &w.warning.submitter, w.received_ms)
-            {
+            if !proves_misbehaviour(w.code, w.stale) {
+                continue;
+            }
+            if !self.autoban.observe(device, &w.submitter, received_ms) {
                 continue;
             }
             let reason = self.autoban.policy().to_string();

@@ -1,8 +1,9 @@
 //! The warnings HTTP API: where a warning enters, is checked, and is handed to the store.
 //!
 //! With [`AppState::enforcement`] set (the validators' mutual-TLS listener), every call needs the
-//! [`PeerIdentity`] of a client certificate, the submitter of a warning is that identity (a
-//! `submitter` in the body is overwritten), and stored warnings feed auto-ban. Without it the
+//! [`PeerIdentity`] of a client certificate whose role allows it (validators submit, services
+//! and operators read and delete; see [`crate::submitter`]), the submitter of a warning is that
+//! identity (a `submitter` in the body is overwritten), and stored warnings feed auto-ban. Without it the
 //! API is unauthenticated, for in-process use only; `vpn-centre serve` never exposes it so.
 
 use std::sync::Arc;
@@ -96,8 +97,10 @@ async fn authorise(
         return Err(ApiError::status(
             StatusCode::FORBIDDEN,
             format!(
-                "certificate holder {} may not {act}; only registered validators submit warnings, and devices may not use this API",
-                who.uuid
+                "certificate holder {} (role {}) may not {act}; only validators the registry \
+                 vouches for submit warnings, and only services and operators read them",
+                who.uuid,
+                who.role.map_or("none", |r| r.as_str())
             ),
         ));
     }
@@ -314,13 +317,17 @@ async fn post_warnings(
         }
     };
     let received = now_ms();
-    let stored: Vec<Warning> = with_store(&state, move |s| s.insert(&warnings, received)).await?;
+    let warnings = Arc::new(warnings);
+    let to_store = warnings.clone();
+    let stored: Vec<Warning> = with_store(&state, move |s| s.insert(&to_store, received)).await?;
     state
         .metrics
-        .record_received(stored.iter().map(|w| w.warning.code));
+        .record_received(warnings.iter().map(|w| w.code));
     tracing::info!(count = stored.len(), submitter = ?submitter, "stored warnings");
     if let (Some(enforcement), Some((_, standing))) = (&state.enforcement, &caller) {
-        enforcement.after_stored(&stored, *standing).await;
+        enforcement
+            .after_stored(&warnings, received, *standing)
+            .await;
     }
     let response = if is_batch {
         (StatusCode::CREATED, Json(stored)).into_response()

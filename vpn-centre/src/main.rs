@@ -293,8 +293,9 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
         // A sink behind mutual TLS holds a server certificate from this centre's CA and admits
         // clients with one: the dashboard gets its own, issued at start like the listener's.
         if url.starts_with("https://") {
+            // A client only: no server names.
             let client = pki
-                .issue_service("vpn-centre-dashboard")
+                .issue_service("vpn-centre-dashboard", &[])
                 .await
                 .context("cannot issue the dashboard's client certificate for the sink")?;
             builder = builder
@@ -318,7 +319,7 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
 
     // The centre's own certificate, fresh at every start, for both listeners.
     let own = pki
-        .issue_service(CENTRE_SERVICE)
+        .issue_service(CENTRE_SERVICE, &settings.server_names)
         .await
         .context("cannot issue the centre's own TLS certificate")?;
     let mtls_config = vpn_pki::server_config(&own.cert_pem, &own.key_pem, pki.verifier())

@@ -153,17 +153,34 @@ impl CentrePki {
         Ok(self.enroller.lease_of(uuid).await?)
     }
 
-    /// A new key and a client-and-server certificate for a named service (the cloud sink, the
-    /// centre itself), valid for loopback and the configured server names.
-    pub async fn issue_service(&self, name: &str) -> Result<KeyedCert, PkiError> {
+    /// A new key and a certificate with role `service` for a named service (the cloud sink, the
+    /// centre itself, operator tools). Its server names are its own: the service's name (when it
+    /// is a valid DNS name) and `server_names`, never a set shared by every service, so one
+    /// service's certificate does not pass for another's host.
+    pub async fn issue_service(
+        &self,
+        name: &str,
+        server_names: &[String],
+    ) -> Result<KeyedCert, PkiError> {
         let key = rcgen::KeyPair::generate().map_err(|source| PkiError::KeyGen {
             what: name.to_string(),
             source,
         })?;
         let uuid = service_uuid(name);
+        let mut names: Vec<String> = Vec::new();
+        if rustls::pki_types::DnsName::try_from(name).is_ok() && name.parse::<uuid::Uuid>().is_err()
+        {
+            names.push(name.to_ascii_lowercase());
+        }
+        names.extend(server_names.iter().cloned());
         let cert: IssuedCert = self
             .enroller
-            .issue_service_cert(&uuid, LeafKey::PublicKey(key.public_key_pem()), now_secs())
+            .issue_service_cert(
+                &uuid,
+                &names,
+                LeafKey::PublicKey(key.public_key_pem()),
+                now_secs(),
+            )
             .await?;
         Ok(KeyedCert {
             uuid,
@@ -259,4 +276,60 @@ pub fn parse_networks(texts: &[String]) -> Result<Vec<Cidr>, String> {
                 .map_err(|e| format!("virtual network {t:?} is not usable: {e}"))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x509_parser::extensions::GeneralName;
+    use x509_parser::prelude::parse_x509_certificate;
+
+    /// The DNS and IP names of a PEM certificate, as text.
+    fn names(pem: &str) -> Vec<String> {
+        let der = rustls::pki_types::pem::PemObject::from_pem_slice(pem.as_bytes())
+            .map(|d: rustls::pki_types::CertificateDer<'static>| d)
+            .unwrap();
+        let (_, cert) = parse_x509_certificate(&der).unwrap();
+        let san = cert.subject_alternative_name().unwrap().unwrap();
+        san.value
+            .general_names
+            .iter()
+            .filter_map(|n| match n {
+                GeneralName::DNSName(d) => Some(d.to_string()),
+                GeneralName::IPAddress(ip) if ip.len() == 4 => {
+                    Some(std::net::Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]).to_string())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn each_service_certificate_carries_only_its_own_names_and_the_service_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = PkiSettings {
+            dir: dir.path().join("pki"),
+            networks: vec!["10.8.0.0/24".parse().unwrap()],
+            enrolment: vpn_pki::EnrolmentConfig::default(),
+        };
+        let pki = CentrePki::open(&settings, None).await.unwrap();
+        let sink = pki
+            .issue_service("cloud-sink", &["sink.example".into(), "10.0.0.5".into()])
+            .await
+            .unwrap();
+        assert_eq!(
+            names(&sink.cert_pem),
+            ["cloud-sink", "sink.example", "10.0.0.5"]
+        );
+        // Not the validators' loopback names, and a client-only tool has none but its own.
+        let tools = pki.issue_service("demo-tools", &[]).await.unwrap();
+        assert_eq!(names(&tools.cert_pem), ["demo-tools"]);
+        let der = rustls::pki_types::pem::PemObject::from_pem_slice(tools.cert_pem.as_bytes())
+            .map(|d: rustls::pki_types::CertificateDer<'static>| d)
+            .unwrap();
+        assert_eq!(
+            vpn_pki::Role::of_certificate(&der),
+            Some(vpn_pki::Role::Service)
+        );
+    }
 }

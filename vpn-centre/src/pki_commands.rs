@@ -227,11 +227,15 @@ fn write(path: &Path, text: &str, private: bool) -> anyhow::Result<()> {
 
 #[derive(Subcommand)]
 pub enum CertAction {
-    /// New key and certificate (client and server, valid for the configured server names) for a
-    /// service such as the cloud sink; written as cert.pem, key.pem (mode 0600) and ca.pem.
+    /// New key and certificate with role `service` for a service such as the cloud sink (reads
+    /// telemetry and warnings; serves under its own names only); written as cert.pem, key.pem
+    /// (mode 0600) and ca.pem.
     IssueService {
-        /// Service name (its UUID is derived from it) or a UUID.
+        /// Service name (its UUID is derived from it; also its DNS name when valid) or a UUID.
         name: String,
+        /// Host name or IP the service is reached at (repeatable); none for a client-only tool.
+        #[arg(long = "server-name")]
+        server_names: Vec<String>,
         #[arg(long)]
         out: PathBuf,
         #[command(flatten)]
@@ -240,9 +244,14 @@ pub enum CertAction {
 }
 
 pub async fn cert(action: CertAction) -> anyhow::Result<()> {
-    let CertAction::IssueService { name, out, pki } = action;
+    let CertAction::IssueService {
+        name,
+        server_names,
+        out,
+        pki,
+    } = action;
     let (_, pki) = pki.open().await?;
-    let issued = pki.issue_service(&name).await?;
+    let issued = pki.issue_service(&name, &server_names).await?;
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     write(&out.join("cert.pem"), &issued.cert_pem, false)?;
     write(&out.join("key.pem"), &issued.key_pem, true)?;

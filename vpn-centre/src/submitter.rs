@@ -1,82 +1,76 @@
-//! Who is calling the validators' listener: the identity in its client certificate, and the
-//! small predicates deciding what that identity may do.
+//! Who is calling the validators' listener: the identity and role in its client certificate, what
+//! the registry says about it, and the small predicates deciding what it may do.
 
 use device_record::NodeType;
 use rustls::pki_types::CertificateDer;
-use x509_parser::prelude::{GeneralName, parse_x509_certificate};
+use vpn_pki::{CertIdentity, Role};
 
 use crate::registry::{RegistryError, RegistryView};
 
-/// The UUID bound in a verified client certificate (SAN `urn:uuid:`, else the subject CN).
+/// The UUID and role bound in a verified client certificate (SAN `urn:uuid:`, else the subject
+/// CN; the role is the subject OU the centre wrote, see [`vpn_pki::role`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerIdentity {
     pub uuid: String,
+    pub role: Option<Role>,
 }
 
 impl PeerIdentity {
     /// Reads the identity from a certificate the TLS layer has already verified.
     pub fn from_cert(cert: &CertificateDer<'_>) -> Option<Self> {
-        let (_, parsed) = parse_x509_certificate(cert.as_ref()).ok()?;
-        let from_san = parsed
-            .subject_alternative_name()
-            .ok()
-            .flatten()
-            .and_then(|san| {
-                san.value.general_names.iter().find_map(|name| match name {
-                    GeneralName::URI(uri) => uri.strip_prefix("urn:uuid:").map(str::to_string),
-                    _ => None,
-                })
-            });
-        let uuid = from_san.or_else(|| {
-            parsed
-                .subject()
-                .iter_common_name()
-                .next()
-                .and_then(|cn| cn.as_str().ok())
-                .map(str::to_string)
-        })?;
-        let uuid = device_record::normalise_uuid(&uuid).ok()?;
-        Some(Self { uuid })
+        let CertIdentity { uuid, role } = CertIdentity::from_der(cert.as_ref())?;
+        Some(Self { uuid, role })
     }
 }
 
-/// What the registry says about a caller, as far as the warnings API cares.
+/// What a caller may do with the warnings API, from its certificate's role and the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {
-    /// A registered, unbanned validator: may submit warnings, and they count for auto-ban.
+    /// A validator certificate the registry vouches for (registered, Validator, not banned):
+    /// may submit, and its warnings count for auto-ban.
     Validator,
-    /// A registered gateway (or a banned device): may not use the warnings API.
-    Device,
-    /// Not in the registry: a service certificate (cloud sink, operator tools).
-    Service,
-    /// No registry is connected, so nothing can be told.
-    Unknown,
+    /// A validator certificate while no registry is connected: may submit; nothing is
+    /// auto-banned then anyway.
+    UnvouchedValidator,
+    /// A service certificate, or an Administrator the registry vouches for: may read and delete.
+    Reader,
+    /// Anyone else: gateways, certificates without a role, and devices the registry no longer
+    /// holds as what their certificate says (deleted, banned, changed type).
+    Nobody,
 }
 
-/// Looks the caller up in the registry.
+/// Decides the caller's standing; the registry is asked only about device roles.
 pub async fn standing(
     registry: Option<&dyn RegistryView>,
     who: &PeerIdentity,
 ) -> Result<Standing, RegistryError> {
+    let (wanted, granted) = match who.role {
+        // Services are not on the ledger; their certificates are revoked by `vpn-centre revoke`.
+        Some(Role::Service) => return Ok(Standing::Reader),
+        Some(Role::Validator) => (NodeType::Validator, Standing::Validator),
+        Some(Role::Administrator) => (NodeType::Administrator, Standing::Reader),
+        Some(Role::Gateway) | None => return Ok(Standing::Nobody),
+    };
     let Some(registry) = registry else {
-        return Ok(Standing::Unknown);
+        return Ok(match granted {
+            Standing::Validator => Standing::UnvouchedValidator,
+            other => other,
+        });
     };
     Ok(match registry.get(&who.uuid).await? {
-        Some(r) if r.node_type == NodeType::Validator && !r.banned => Standing::Validator,
-        Some(_) => Standing::Device,
-        None => Standing::Service,
+        Some(r) if r.node_type == wanted && !r.banned => granted,
+        _ => Standing::Nobody,
     })
 }
 
-/// Submitting warnings: validators, or anyone holding a centre certificate when no registry is
-/// connected (then nothing is auto-banned either).
+/// Submitting warnings: validators only.
 pub fn may_submit(s: Standing) -> bool {
-    matches!(s, Standing::Validator | Standing::Unknown)
+    matches!(s, Standing::Validator | Standing::UnvouchedValidator)
 }
 
-/// Reading and deleting warnings: anyone but devices.
+/// Reading and deleting warnings: services and operators.
 pub fn may_manage(s: Standing) -> bool {
-    !matches!(s, Standing::Device)
+    matches!(s, Standing::Reader)
 }
 
 /// Warnings count towards auto-ban only from validators the registry vouches for.

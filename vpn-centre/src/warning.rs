@@ -22,7 +22,8 @@ pub struct NewWarning {
     pub submitter: String,
     /// Remote address the message came from: `ip` or `ip:port`.
     pub offender_address: String,
-    /// Device UUID the message claimed, if it claimed one.
+    /// Device UUID of the sender's client certificate (never a name read from the refused
+    /// message), if it presented one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offender_device: Option<String>,
     /// When the validator refused the message, milliseconds since the Unix epoch.
@@ -31,19 +32,36 @@ pub struct NewWarning {
     pub code: i32,
     /// Human-readable reason, as sent to the device.
     pub reason: String,
+    /// A 1005 refusal for a timestamp outside the validator's window rather than a reused
+    /// sequence number: honest gateways cause it after an outage, so it never counts towards
+    /// auto-ban. Not stored; the reason says it too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
 }
 
-/// A warning as stored by the VPN Centre.
+/// A warning as stored by the VPN Centre: one row per run of identical refusals.
 ///
 /// `id` is a monotonic number assigned by the store: never reused, even after a delete,
-/// so it doubles as the paging cursor and orders warnings by arrival.
+/// so it doubles as the paging cursor and orders warnings by arrival. Refusals with the same
+/// submitter, offender and code within the store's aggregation window share one row: `time_ms`
+/// (and the other fields) are the first's, `count` says how many, `last_ms` when the latest was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
     pub id: u64,
-    /// When the VPN Centre stored it, milliseconds since the Unix epoch.
+    /// When the VPN Centre stored the first, milliseconds since the Unix epoch.
     pub received_ms: u64,
     #[serde(flatten)]
     pub warning: NewWarning,
+    /// Refusals this row stands for (1 for a warning on its own).
+    #[serde(default = "one")]
+    pub count: u64,
+    /// `time_ms` of the latest refusal of the row (equal to `time_ms` when `count` is 1).
+    #[serde(default)]
+    pub last_ms: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// A warning field that breaks the rules, and why.
@@ -82,7 +100,9 @@ impl NewWarning {
         {
             return Err(FieldError::new(
                 "offender_device",
-                format!("{device:?} is not a UUID; omit the field when no device was claimed"),
+                format!(
+                    "{device:?} is not a UUID; omit the field when the sender presented no certificate"
+                ),
             ));
         }
         if self.time_ms == 0 || self.time_ms > MAX_TIME_MS {
@@ -127,6 +147,7 @@ mod tests {
             time_ms: 1_700_000_000_000,
             code: -32001,
             reason: "signature does not verify".into(),
+            stale: false,
         }
     }
 
@@ -180,10 +201,17 @@ mod tests {
             id: 7,
             received_ms: 1_700_000_000_500,
             warning: good(),
+            count: 3,
+            last_ms: 1_700_000_009_000,
         };
         let json = serde_json::to_value(&stored).unwrap();
         assert_eq!(json["id"], 7);
         assert_eq!(json["submitter"], "validator-1");
+        assert_eq!(
+            (json["count"].as_u64(), json["last_ms"].as_u64()),
+            (Some(3), Some(1_700_000_009_000))
+        );
+        assert!(json.get("stale").is_none(), "{json}");
         let back: Warning = serde_json::from_value(json).unwrap();
         assert_eq!(back, stored);
     }

@@ -1,4 +1,10 @@
 //! Durable warnings store: one SQLite file in WAL mode, with the SQL kept next to the type.
+//!
+//! Identical refusals are aggregated so a flood (a banned gateway sending twice a second) is one
+//! growing row, not thousands: a warning with the same submitter, offender and code as a row
+//! whose first refusal is within [`DEFAULT_AGGREGATE_WINDOW_MS`] of it increments that row's
+//! `count` and moves its `last_ms`, keeping the paper's columns (id, submitter, offender address
+//! and device, time, reason) readable.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -6,6 +12,9 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::warning::{NewWarning, Warning};
+
+/// Default aggregation window: refusals of one kind within a minute of a row's first share it.
+pub const DEFAULT_AGGREGATE_WINDOW_MS: u64 = 60_000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS warnings (
@@ -16,16 +25,40 @@ CREATE TABLE IF NOT EXISTS warnings (
     offender_device  TEXT,
     time_ms          INTEGER NOT NULL,
     code             INTEGER NOT NULL,
-    reason           TEXT    NOT NULL
+    reason           TEXT    NOT NULL,
+    count            INTEGER NOT NULL DEFAULT 1,
+    last_ms          INTEGER
 );
 CREATE INDEX IF NOT EXISTS warnings_by_device    ON warnings (offender_device, id);
 CREATE INDEX IF NOT EXISTS warnings_by_submitter ON warnings (submitter, id);
 CREATE INDEX IF NOT EXISTS warnings_by_code      ON warnings (code, id);
 ";
 
+/// Databases created before aggregation lack its columns; these add them (run once).
+const MIGRATE: &str = "
+ALTER TABLE warnings ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE warnings ADD COLUMN last_ms INTEGER;
+";
+
+const AGGREGATE_INDEX: &str = "
+CREATE INDEX IF NOT EXISTS warnings_by_key ON warnings (submitter, code, offender_device, id);";
+
 const INSERT: &str = "
-INSERT INTO warnings (received_ms, submitter, offender_address, offender_device, time_ms, code, reason)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+INSERT INTO warnings (received_ms, submitter, offender_address, offender_device, time_ms, code, reason, count, last_ms)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?5)";
+
+// The newest row of the same submitter, offender and code whose first refusal is within the window.
+// Without a device the offender is its address.
+const FIND_RUN: &str = "
+SELECT id FROM warnings
+WHERE submitter = ?1 AND code = ?2 AND offender_device IS ?3
+  AND (?3 IS NOT NULL OR offender_address = ?4)
+  AND abs(time_ms - ?5) < ?6
+ORDER BY id DESC LIMIT 1";
+
+const BUMP: &str = "
+UPDATE warnings SET count = count + 1, last_ms = max(COALESCE(last_ms, time_ms), ?2)
+WHERE id = ?1";
 
 // A NULL parameter means "no filter on this column".
 const FILTER: &str = "
@@ -34,8 +67,8 @@ AND (?2 IS NULL OR code = ?2)
 AND (?3 IS NULL OR submitter = ?3)
 AND (?4 IS NULL OR time_ms >= ?4)";
 
-const COLUMNS: &str =
-    "id, received_ms, submitter, offender_address, offender_device, time_ms, code, reason";
+const COLUMNS: &str = "id, received_ms, submitter, offender_address, offender_device, time_ms, code, reason, \
+     count, COALESCE(last_ms, time_ms)";
 
 /// Largest page a single list call returns.
 pub const MAX_PAGE: u32 = 1000;
@@ -86,6 +119,7 @@ fn sql(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
 /// The warnings table behind one SQLite connection.
 pub struct WarningsStore {
     conn: Mutex<Connection>,
+    aggregate_window_ms: u64,
 }
 
 impl WarningsStore {
@@ -104,9 +138,27 @@ impl WarningsStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(open_err)?;
+        let has_count: bool = conn
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('warnings') WHERE name = 'count'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(open_err)?;
+        if !has_count {
+            conn.execute_batch(MIGRATE).map_err(open_err)?;
+        }
+        conn.execute_batch(AGGREGATE_INDEX).map_err(open_err)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            aggregate_window_ms: DEFAULT_AGGREGATE_WINDOW_MS,
         })
+    }
+
+    /// The same store aggregating identical refusals within `window_ms` (0: never aggregate).
+    pub fn with_aggregate_window(mut self, window_ms: u64) -> Self {
+        self.aggregate_window_ms = window_ms;
+        self
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -114,7 +166,8 @@ impl WarningsStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Stores all warnings in one transaction (all or none), returning them with their ids.
+    /// Stores all warnings in one transaction (all or none), each one either as a new row or
+    /// counted into the row of its run; returns, per warning, its row as it stands after it.
     pub fn insert(
         &self,
         warnings: &[NewWarning],
@@ -124,23 +177,55 @@ impl WarningsStore {
         let tx = conn.transaction().map_err(sql("begin insert"))?;
         let mut stored = Vec::with_capacity(warnings.len());
         {
-            let mut stmt = tx.prepare_cached(INSERT).map_err(sql("prepare insert"))?;
+            let mut find = tx.prepare_cached(FIND_RUN).map_err(sql("prepare insert"))?;
+            let mut bump = tx.prepare_cached(BUMP).map_err(sql("prepare insert"))?;
+            let mut insert = tx.prepare_cached(INSERT).map_err(sql("prepare insert"))?;
+            let mut read = tx
+                .prepare_cached(&format!("SELECT {COLUMNS} FROM warnings WHERE id = ?1"))
+                .map_err(sql("prepare insert"))?;
             for w in warnings {
-                stmt.execute(params![
-                    to_i64(received_ms),
-                    w.submitter,
-                    w.offender_address,
-                    w.offender_device,
-                    to_i64(w.time_ms),
-                    w.code,
-                    w.reason,
-                ])
-                .map_err(sql("insert warning"))?;
-                stored.push(Warning {
-                    id: tx.last_insert_rowid() as u64,
-                    received_ms,
-                    warning: w.clone(),
-                });
+                let run: Option<i64> = if self.aggregate_window_ms == 0 {
+                    None
+                } else {
+                    find.query_row(
+                        params![
+                            w.submitter,
+                            w.code,
+                            w.offender_device,
+                            w.offender_address,
+                            to_i64(w.time_ms),
+                            to_i64(self.aggregate_window_ms),
+                        ],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(sql("find a warning's run"))?
+                };
+                let id = match run {
+                    Some(id) => {
+                        bump.execute(params![id, to_i64(w.time_ms)])
+                            .map_err(sql("count a warning"))?;
+                        id
+                    }
+                    None => {
+                        insert
+                            .execute(params![
+                                to_i64(received_ms),
+                                w.submitter,
+                                w.offender_address,
+                                w.offender_device,
+                                to_i64(w.time_ms),
+                                w.code,
+                                w.reason,
+                            ])
+                            .map_err(sql("insert warning"))?;
+                        tx.last_insert_rowid()
+                    }
+                };
+                stored.push(
+                    read.query_row([id], from_row)
+                        .map_err(sql("read warning row"))?,
+                );
             }
         }
         tx.commit().map_err(sql("commit insert"))?;
@@ -212,9 +297,9 @@ impl WarningsStore {
         Ok(())
     }
 
-    /// How many stored warnings match `filter`.
+    /// How many refusals the stored warnings matching `filter` stand for (the sum of their counts).
     pub fn count(&self, filter: &WarningFilter) -> Result<u64, StoreError> {
-        let query = format!("SELECT COUNT(*) FROM warnings WHERE {FILTER}");
+        let query = format!("SELECT COALESCE(SUM(count), 0) FROM warnings WHERE {FILTER}");
         let n: i64 = self
             .conn()
             .query_row(
@@ -249,6 +334,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Warning> {
             time_ms: row.get::<_, i64>(5)? as u64,
             code: row.get(6)?,
             reason: row.get(7)?,
+            stale: false,
         },
+        count: row.get::<_, i64>(8)?.max(1) as u64,
+        last_ms: row.get::<_, i64>(9)? as u64,
     })
 }

@@ -100,8 +100,9 @@ async fn a_batch_is_stored_whole_and_filters_select_from_it() {
 #[tokio::test]
 async fn paging_walks_every_warning_once() {
     let (_dir, _server, client) = server().await;
+    // Distinct codes: identical refusals would share a row.
     let batch: Vec<_> = (1..=7)
-        .map(|i| sample("validator-1", Some(DEVICE_A), -32001, i * 1000))
+        .map(|i| sample("validator-1", Some(DEVICE_A), -32000 - i as i32, i * 1000))
         .collect();
     client.report_batch(&batch).await.unwrap();
 
@@ -123,6 +124,51 @@ async fn paging_walks_every_warning_once() {
     }
     assert_eq!(pages, 3);
     assert_eq!(seen, [7000, 6000, 5000, 4000, 3000, 2000, 1000]);
+}
+
+#[tokio::test]
+async fn identical_refusals_within_a_minute_are_one_row_with_a_count() {
+    let (_dir, _server, client) = server().await;
+    let t0 = 1_700_000_000_000;
+    let flood: Vec<_> = (0..50)
+        .map(|i| sample("validator-1", Some(DEVICE_A), 1003, t0 + i * 500))
+        .collect();
+    let stored = client.report_batch(&flood).await.unwrap();
+    // One answer per warning sent, all the same row, its count growing.
+    assert_eq!(stored.len(), 50);
+    assert!(stored.iter().all(|w| w.id == stored[0].id));
+    assert_eq!((stored[0].count, stored[49].count), (1, 50));
+    // Another submitter, offender or code, or a refusal a minute after the row's first, is a
+    // row of its own.
+    let others = [
+        sample("validator-2", Some(DEVICE_A), 1003, t0 + 1_000),
+        sample("validator-1", Some(DEVICE_B), 1003, t0 + 1_000),
+        sample("validator-1", Some(DEVICE_A), 1004, t0 + 1_000),
+        sample("validator-1", Some(DEVICE_A), 1003, t0 + 60_000),
+        sample("validator-1", Some(DEVICE_A), 1003, t0 + 61_000),
+    ];
+    client.report_batch(&others).await.unwrap();
+    let page = client
+        .list(&WarningFilter::default(), None, None)
+        .await
+        .unwrap();
+    assert_eq!(page.warnings.len(), 5, "{page:#?}");
+    let flood_row = page.warnings.last().unwrap();
+    assert_eq!(flood_row.id, stored[0].id);
+    // The paper's columns are the first refusal's; count and last time say the rest.
+    assert_eq!(flood_row.warning, flood[0]);
+    assert_eq!((flood_row.count, flood_row.last_ms), (50, t0 + 49 * 500));
+    assert_eq!(
+        (page.warnings[0].count, page.warnings[0].last_ms),
+        (2, t0 + 61_000)
+    );
+    // Counting counts refusals, not rows.
+    assert_eq!(client.count(&WarningFilter::default()).await.unwrap(), 55);
+    let by_code = WarningFilter {
+        code: Some(1003),
+        ..Default::default()
+    };
+    assert_eq!(client.count(&by_code).await.unwrap(), 54);
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@ mod common;
 
 use std::process::Command;
 
-use common::{BinaryServer, DEVICE_A, DEVICE_B, binary, issue_identity, sample};
+use common::{
+    BinaryServer, DEVICE_A, DEVICE_B, binary, issue_identity, sample, validator_identity,
+};
 use vpn_centre::{WarningClient, WarningFilter};
 
 #[tokio::test]
@@ -13,16 +15,18 @@ async fn warnings_survive_a_restart_on_the_same_data_dir() {
     let data = dir.path().to_str().unwrap();
 
     let first = BinaryServer::start(&["--data-dir", data], &[]);
-    let (_, identity) = issue_identity(dir.path(), "validator-test");
+    let (_, identity) = issue_identity(dir.path(), "operator-tools");
+    let validator = validator_identity(dir.path());
     let client = WarningClient::with_mtls(&first.mtls_url, &identity).unwrap();
-    let kept = client
+    let submitter = WarningClient::with_mtls(&first.mtls_url, &validator).unwrap();
+    let kept = submitter
         .report_batch(&[
             sample("validator-1", Some(DEVICE_A), -32001, 1_000),
             sample("validator-2", Some(DEVICE_B), -32002, 2_000),
         ])
         .await
         .unwrap();
-    let newest = client
+    let newest = submitter
         .report(&sample("validator-1", None, -32003, 3_000))
         .await
         .unwrap();
@@ -35,6 +39,7 @@ async fn warnings_survive_a_restart_on_the_same_data_dir() {
 
     let second = BinaryServer::start(&["--data-dir", data], &[]);
     let client = WarningClient::with_mtls(&second.mtls_url, &identity).unwrap();
+    let submitter = WarningClient::with_mtls(&second.mtls_url, &validator).unwrap();
     let page = client
         .list(&WarningFilter::default(), None, None)
         .await
@@ -44,7 +49,7 @@ async fn warnings_survive_a_restart_on_the_same_data_dir() {
     assert_eq!(page.warnings, expected);
 
     // Ids are never reused, not even the deleted newest one.
-    let later = client
+    let later = submitter
         .report(&sample("validator-3", None, -32001, 4_000))
         .await
         .unwrap();
@@ -61,9 +66,17 @@ async fn data_dir_can_come_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("centre");
     let server = BinaryServer::start(&[], &[("SF2C_VPN_DATA_DIR", &data)]);
-    let (_, identity) = issue_identity(&data, "validator-test");
+    // A service may not submit; a validator may.
+    let (_, identity) = issue_identity(&data, "operator-tools");
     let client = WarningClient::with_mtls(&server.mtls_url, &identity).unwrap();
-    client
+    assert!(
+        client
+            .report(&sample("validator-1", None, -32001, 1))
+            .await
+            .is_err()
+    );
+    WarningClient::with_mtls(&server.mtls_url, &validator_identity(&data))
+        .unwrap()
         .report(&sample("validator-1", None, -32001, 1))
         .await
         .unwrap();
@@ -77,7 +90,8 @@ async fn cli_lists_and_deletes_warnings_of_a_running_centre() {
     let (_, identity) = issue_identity(dir.path(), "operator-cli");
     let client = WarningClient::with_mtls(&server.mtls_url, &identity).unwrap();
     let files = dir.path().join("identity-operator-cli");
-    let stored = client
+    let stored = WarningClient::with_mtls(&server.mtls_url, &validator_identity(dir.path()))
+        .unwrap()
         .report_batch(&[
             sample("validator-1", Some(DEVICE_A), -32001, 1_000),
             sample("validator-1", Some(DEVICE_B), -32002, 2_000),

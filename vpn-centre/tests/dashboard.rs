@@ -258,7 +258,11 @@ async fn untrusted_text_is_escaped_and_pages_carry_security_headers() {
     let client = WarningClient::new(&server.api_url()).unwrap();
     let mut hostile = sample("<b>validator</b>", Some(DEVICE_A), -32001, 1_000);
     hostile.reason = "<script>alert(1)</script><img src=x onerror=alert(2)>".into();
-    client.report(&hostile).await.unwrap();
+    // Sent three times: one row, with its count and last time (the paper's columns stay).
+    for n in 0..3 {
+        hostile.time_ms = 1_000 + n * 500;
+        client.report(&hostile).await.unwrap();
+    }
     let (cookie, _) = session(server.addr).await;
 
     for path in ["/dashboard/warnings", "/dashboard/warnings/live"] {
@@ -272,6 +276,10 @@ async fn untrusted_text_is_escaped_and_pages_carry_security_headers() {
         assert!(!reply.body.contains("<b>validator"), "{path} echoes markup");
         assert!(reply.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(reply.body.contains("&lt;b&gt;validator&lt;/b&gt;"));
+        let one_row = reply.body.matches("<tr id=\"warning-").count() == 1;
+        let counted = reply.body.contains("<td class=\"count\">3</td>")
+            && reply.body.contains(">3</strong> matching warnings");
+        assert!(one_row && counted, "{}", reply.body);
         let csp = reply.header("content-security-policy").unwrap();
         assert!(
             csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),

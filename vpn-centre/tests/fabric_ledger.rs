@@ -317,13 +317,13 @@ async fn auto_ban_bans_on_the_ledger() {
     for n in 0..4 {
         let client = if n % 2 == 0 { &v1 } else { &v2 };
         client
-            .report(&sample("x", Some(&gw), -32001, 2_000 + n))
+            .report(&sample("x", Some(&gw), 1004, 2_000 + n))
             .await
             .unwrap();
     }
     // The centre bans before it answers, on the peer read here: a ban would show already.
     assert!(!w.on_ledger(&gw).await.banned, "tripped early");
-    v2.report(&sample("x", Some(&gw), -32001, 3_000))
+    v2.report(&sample("x", Some(&gw), 1004, 3_000))
         .await
         .unwrap();
 

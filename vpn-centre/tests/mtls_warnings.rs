@@ -38,6 +38,16 @@ async fn count(client: &WarningClient) -> Result<u64, ClientError> {
     client.count(&WarningFilter::default()).await
 }
 
+/// A service certificate (role `service`) of the centre: reads and deletes warnings.
+async fn service_identity(centre: &Centre, name: &str) -> TlsIdentity {
+    let issued = centre.pki.issue_service(name, &[]).await.unwrap();
+    TlsIdentity {
+        ca_pem: centre.pki.ca_pem().to_string(),
+        cert_pem: issued.cert_pem,
+        key_pem: issued.key_pem,
+    }
+}
+
 #[tokio::test]
 async fn a_validator_certificate_is_accepted_and_is_the_submitter() {
     let dir = tempfile::tempdir().unwrap();
@@ -50,18 +60,27 @@ async fn a_validator_certificate_is_accepted_and_is_the_submitter() {
         .await
         .unwrap();
     assert_eq!(stored.warning.submitter, V1);
-    let page = client
+    // Validators submit; reading is for services and operators.
+    assert_eq!(
+        http_status(count(&client).await),
+        Some(StatusCode::FORBIDDEN)
+    );
+    let reader = centre.client(&service_identity(&centre, "demo-tools").await);
+    let page = reader
         .list(&WarningFilter::default(), None, None)
         .await
         .unwrap();
-    assert_eq!(page.warnings, vec![stored]);
+    assert_eq!(page.warnings, vec![stored.clone()]);
+    reader.delete(stored.id).await.unwrap();
+    assert_eq!(count(&reader).await.unwrap(), 0);
 }
 
 #[tokio::test]
 async fn no_certificate_a_foreign_ca_or_a_revoked_certificate_is_refused_at_the_tls_layer() {
     let dir = tempfile::tempdir().unwrap();
     let centre = Centre::start(dir.path(), policy()).await;
-    let validator = centre.enrol(V1, NodeType::Validator).await;
+    let validator = service_identity(&centre, "demo-tools").await;
+    let revocable = centre.enrol(V1, NodeType::Validator).await;
     assert_eq!(count(&centre.client(&validator)).await.unwrap(), 0);
 
     // No client certificate.
@@ -71,7 +90,7 @@ async fn no_certificate_a_foreign_ca_or_a_revoked_certificate_is_refused_at_the_
     // A certificate from another CA, bound to the same UUID.
     let other_dir = tempfile::tempdir().unwrap();
     let other = pki_in(other_dir.path(), None).await;
-    let foreign = other.issue_service(V1).await.unwrap();
+    let foreign = other.issue_service(V1, &[]).await.unwrap();
     let impostor = TlsIdentity {
         ca_pem: centre.pki.ca_pem().to_string(),
         cert_pem: foreign.cert_pem,
@@ -84,12 +103,16 @@ async fn no_certificate_a_foreign_ca_or_a_revoked_certificate_is_refused_at_the_
     assert!(count(&plain).await.is_err());
 
     // Revoked: the very next connection is refused.
+    assert_eq!(
+        http_status(count(&centre.client(&revocable)).await),
+        Some(StatusCode::FORBIDDEN)
+    );
     centre
         .pki
         .revoke(V1, rcgen::RevocationReason::KeyCompromise)
         .await
         .unwrap();
-    assert!(refused_by_tls(count(&centre.client(&validator)).await));
+    assert!(refused_by_tls(count(&centre.client(&revocable)).await));
 }
 
 #[tokio::test]
@@ -100,14 +123,14 @@ async fn forged_warnings_ban_nobody() {
     let lone = centre.enrol(V1, NodeType::Validator).await;
     let outsider_gw = "5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e8f";
     let gateway = centre.enrol(outsider_gw, NodeType::Gateway).await;
-    let service = centre.pki.issue_service("cloud-sink").await.unwrap();
+    let service = centre.pki.issue_service("cloud-sink", &[]).await.unwrap();
     let service = TlsIdentity {
         ca_pem: centre.pki.ca_pem().to_string(),
         cert_pem: service.cert_pem,
         key_pem: service.key_pem,
     };
 
-    let about_target = |n: u64| sample(V2, Some(GW), -32001, 1_000 + n);
+    let about_target = |n: u64| sample(V2, Some(GW), 1004, 1_000 + n);
     // A gateway and a service certificate may not submit at all.
     for identity in [&gateway, &service] {
         let err = centre
@@ -132,8 +155,19 @@ async fn forged_warnings_ban_nobody() {
     assert!(anonymous.report(&about_target(99)).await.is_err());
 
     assert!(!centre.registry.current(GW).unwrap().banned);
-    let stored = count(&lone_client).await.unwrap();
+    let reader = centre.client(&service_identity(&centre, "demo-tools").await);
+    let stored = count(&reader).await.unwrap();
     assert_eq!(stored, 10, "only the lone validator's warnings are stored");
+    // Ten identical refusals within a minute are one row with a count.
+    let page = reader
+        .list(&WarningFilter::default(), None, None)
+        .await
+        .unwrap();
+    assert_eq!(page.warnings.len(), 1, "{page:?}");
+    assert_eq!(
+        (page.warnings[0].count, page.warnings[0].last_ms),
+        (10, 1_009)
+    );
     // The target's certificate still works (it gets an HTTP answer, not a TLS refusal).
     assert_eq!(
         http_status(count(&centre.client(&target)).await),
@@ -153,16 +187,31 @@ async fn warnings_from_two_validators_auto_ban_the_device_and_revoke_its_certifi
         Some(StatusCode::FORBIDDEN)
     );
 
-    // A warning with no offender device never counts.
+    // A warning with no offender device never counts, nor does a refusal that does not prove
+    // the device misbehaved (banned, malformed, a stale timestamp, a JSON-RPC error).
     for n in 0..6 {
-        v1.report(&sample("x", None, -32001, 1_000 + n))
+        v1.report(&sample("x", None, 1004, 1_000 + n))
             .await
             .unwrap();
     }
-    for n in 0..4 {
+    for (n, code) in [1003, 1007, 1006, -32602, 1001].into_iter().enumerate() {
+        for client in [&v1, &v2] {
+            client
+                .report(&sample("x", Some(GW), code, 1_500 + n as u64))
+                .await
+                .unwrap();
+        }
+    }
+    for client in [&v1, &v2, &v1] {
+        let mut stale = sample("x", Some(GW), 1005, 1_600);
+        stale.stale = true;
+        client.report(&stale).await.unwrap();
+    }
+    // Bad signature, another device's name, a replay: these count.
+    for (n, code) in [1004, 1008, 1005, 1004].into_iter().enumerate() {
         let client = if n % 2 == 0 { &v1 } else { &v2 };
         client
-            .report(&sample("x", Some(GW), -32001, 2_000 + n))
+            .report(&sample("x", Some(GW), code, 2_000 + n as u64))
             .await
             .unwrap();
     }
@@ -170,7 +219,7 @@ async fn warnings_from_two_validators_auto_ban_the_device_and_revoke_its_certifi
         !centre.registry.current(GW).unwrap().banned,
         "tripped early"
     );
-    v2.report(&sample("x", Some(GW), -32001, 3_000))
+    v2.report(&sample("x", Some(GW), 1004, 3_000))
         .await
         .unwrap();
 
@@ -186,7 +235,7 @@ async fn warnings_from_two_validators_auto_ban_the_device_and_revoke_its_certifi
     for n in 0..10 {
         let client = if n % 2 == 0 { &v1 } else { &v2 };
         client
-            .report(&sample("x", Some(GW), -32001, 4_000 + n))
+            .report(&sample("x", Some(GW), 1004, 4_000 + n))
             .await
             .unwrap();
     }

@@ -15,6 +15,7 @@ use rcgen::{
 use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
+use crate::role::Role;
 use crate::tokens::to_hex;
 
 pub const CA_CERT_FILE: &str = "ca.cert.pem";
@@ -246,11 +247,24 @@ impl CertificateAuthority {
         &self.issuer
     }
 
-    /// Issues a leaf certificate binding the device UUID and its virtual IPs to the given key.
+    /// Issues a leaf certificate binding the device UUID and its virtual IPs to the given key,
+    /// with no [`Role`]: its holder has no authority beyond what the registry grants its UUID.
     pub fn issue(&self, req: &LeafRequest) -> Result<IssuedCert, CaError> {
+        self.issue_leaf(req, None)
+    }
+
+    /// Like [`issue`](Self::issue), granting `role` (written as the subject OU, see [`crate::role`]).
+    pub fn issue_with_role(&self, req: &LeafRequest, role: Role) -> Result<IssuedCert, CaError> {
+        self.issue_leaf(req, Some(role))
+    }
+
+    fn issue_leaf(&self, req: &LeafRequest, role: Option<Role>) -> Result<IssuedCert, CaError> {
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, req.uuid.as_str());
+        if let Some(role) = role {
+            dn.push(DnType::OrganizationalUnitName, role.as_str());
+        }
         params.distinguished_name = dn;
         let urn = format!("urn:uuid:{}", req.uuid);
         let urn = urn

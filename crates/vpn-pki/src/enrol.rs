@@ -17,6 +17,7 @@ use crate::ca::{CaError, CertRole, CertificateAuthority, IssuedCert, LeafKey, Le
 use crate::ip_pool::{IpLease, IpPool, PoolError};
 use crate::ledger::{LedgerError, RegistryLedger};
 use crate::revocation::{RevocationError, Revocations};
+use crate::role::Role;
 use crate::tokens::{EnrolmentToken, TokenError, Tokens};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +47,9 @@ pub enum EnrolError {
 pub struct EnrolmentConfig {
     /// Lifetime of device certificates.
     pub leaf_validity: Duration,
-    /// Names added to server certificates (validators, sink), e.g. `localhost`, `127.0.0.1`.
+    /// Host names written into enrolled validators' certificates besides their virtual IPs, for
+    /// gateways that reach validators by another address (e.g. `127.0.0.1` in a local demo). Only
+    /// validators get them: a service certificate carries its own names, given at issue.
     pub server_names: Vec<String>,
     /// Time between a CRL's thisUpdate and nextUpdate.
     pub crl_validity: Duration,
@@ -91,7 +94,8 @@ pub struct Enroller<L> {
     config: EnrolmentConfig,
 }
 
-fn role_of(node_type: NodeType) -> CertRole {
+/// TLS usage of a device's certificate; its authority is [`Role::of_node_type`].
+fn usage_of(node_type: NodeType) -> CertRole {
     match node_type {
         NodeType::Validator => CertRole::ClientAndServer,
         NodeType::Gateway | NodeType::Administrator => CertRole::Client,
@@ -196,15 +200,19 @@ impl<L: RegistryLedger> Enroller<L> {
         }
         let lease = self.pool.allocate(conn, uuid, now)?;
         let virtual_ip = lease.primary().ok_or(PoolError::NoNetworks)?;
-        let cert = self.ca.issue(&LeafRequest {
-            uuid: uuid.to_string(),
-            role: role_of(record.node_type),
-            virtual_ips: lease.addresses(),
-            server_names: self.config.server_names.clone(),
-            key: req.key.clone(),
-            validity: self.config.leaf_validity,
-            now,
-        })?;
+        // Role and usage follow the ledger's node_type (server names apply to validators only).
+        let cert = self.ca.issue_with_role(
+            &LeafRequest {
+                uuid: uuid.to_string(),
+                role: usage_of(record.node_type),
+                virtual_ips: lease.addresses(),
+                server_names: self.config.server_names.clone(),
+                key: req.key.clone(),
+                validity: self.config.leaf_validity,
+                now,
+            },
+            Role::of_node_type(record.node_type),
+        )?;
         Revocations::new(conn).record_issued(uuid, &cert, now)?;
         if record.virtual_ip.parse::<IpAddr>().ok() != Some(virtual_ip) {
             self.ledger
@@ -222,24 +230,30 @@ impl<L: RegistryLedger> Enroller<L> {
         })
     }
 
-    /// Certificate for a service that is not a registered device (the cloud sink): operator
-    /// issued, client and server usage, recorded so it can be revoked like any other.
+    /// Certificate for a service that is not a registered device (the cloud sink, the centre,
+    /// operator tools): operator issued, role [`Role::Service`], client and server usage, valid
+    /// only for `server_names` (the service's own names; none for a pure client), recorded so it
+    /// can be revoked like any other.
     pub async fn issue_service_cert(
         &self,
         service_uuid: &str,
+        server_names: &[String],
         key: LeafKey,
         now: i64,
     ) -> Result<IssuedCert, EnrolError> {
         let uuid = normalise(service_uuid)?;
-        let cert = self.ca.issue(&LeafRequest {
-            uuid: uuid.clone(),
-            role: CertRole::ClientAndServer,
-            virtual_ips: vec![],
-            server_names: self.config.server_names.clone(),
-            key,
-            validity: self.config.leaf_validity,
-            now,
-        })?;
+        let cert = self.ca.issue_with_role(
+            &LeafRequest {
+                uuid: uuid.clone(),
+                role: CertRole::ClientAndServer,
+                virtual_ips: vec![],
+                server_names: server_names.to_vec(),
+                key,
+                validity: self.config.leaf_validity,
+                now,
+            },
+            Role::Service,
+        )?;
         let db = self.db.lock().await;
         Revocations::new(&db).record_issued(&uuid, &cert, now)?;
         Ok(cert)

@@ -13,6 +13,7 @@ pub mod ip_pool;
 pub mod ledger;
 pub mod mtls;
 pub mod revocation;
+pub mod role;
 pub mod tokens;
 pub mod wireguard;
 
@@ -25,6 +26,7 @@ pub use ip_pool::{IpLease, IpPool, PoolError};
 pub use ledger::{LedgerError, RegistryLedger};
 pub use mtls::{CrlClientVerifier, MtlsError, client_config, server_config};
 pub use revocation::{RevocationError, Revocations, RevokedCert};
+pub use role::{CertIdentity, Role};
 pub use tokens::{EnrolmentToken, TokenError, Tokens};
 pub use wireguard::{
     HubPeer, PRIVATE_KEY_PLACEHOLDER, WireGuardError, render_config, render_hub_peer,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{enroller, now, record, register_and_enrol, uuid};
 use device_record::NodeType;
 use rusqlite::Connection;
-use vpn_pki::{EnrolError, EnrolRequest, LeafKey, PoolError, TokenError};
+use vpn_pki::{EnrolError, EnrolRequest, LeafKey, PoolError, Role, TokenError};
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::*;
 
@@ -51,6 +51,8 @@ async fn enrolment_records_ip_on_ledger_and_issues_a_chained_cert() {
     let (_, ca) = parse_x509_certificate(e.ca().cert_der()).unwrap();
     cert.verify_signature(Some(ca.public_key())).unwrap();
     assert_eq!(cert.issuer(), ca.subject());
+    // The role is the registry's node_type.
+    assert_eq!(Role::of_certificate(&der), Some(Role::Gateway));
     let names = &cert
         .subject_alternative_name()
         .unwrap()
@@ -194,7 +196,15 @@ async fn concurrent_enrolments_get_unique_addresses_in_both_families() {
             } else {
                 NodeType::Gateway
             };
-            tokio::spawn(async move { register_and_enrol(&e, &uuid(100 + i), kind).await.0 })
+            tokio::spawn(async move {
+                let done = register_and_enrol(&e, &uuid(100 + i), kind).await.0;
+                let der =
+                    rustls::pki_types::pem::PemObject::from_pem_slice(done.cert_pem.as_bytes())
+                        .map(|d: rustls::pki_types::CertificateDer<'static>| d)
+                        .unwrap();
+                assert_eq!(Role::of_certificate(&der), Some(Role::of_node_type(kind)));
+                done
+            })
         })
         .collect();
     let mut v4 = HashSet::new();

@@ -23,7 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use vpn_centre::warnings_store::WarningsStore;
 use vpn_centre::{Warning, WarningFilter};
-use vpn_pki::{CertRole, CertificateAuthority, LeafKey, LeafRequest, Revocations};
+use vpn_pki::{CertRole, CertificateAuthority, LeafKey, LeafRequest, Revocations, Role};
 
 pub fn unix_now() -> i64 {
     SystemTime::now()
@@ -39,20 +39,38 @@ pub struct Issued {
     pub serial_hex: String,
 }
 
-/// Issues a leaf for `uuid` with a fresh P-256 key.
-pub fn issue(ca: &CertificateAuthority, uuid: &str, role: CertRole) -> Issued {
+/// Issues a leaf for `uuid` with a fresh P-256 key and the role enrolment would give it: gateway
+/// for client certificates, validator for client-and-server ones.
+pub fn issue(ca: &CertificateAuthority, uuid: &str, usage: CertRole) -> Issued {
+    let role = match usage {
+        CertRole::Client => Role::Gateway,
+        _ => Role::Validator,
+    };
+    issue_as(ca, uuid, usage, Some(role))
+}
+
+/// Issues a leaf for `uuid` with a fresh P-256 key and `role` (`None`: no role at all).
+pub fn issue_as(
+    ca: &CertificateAuthority,
+    uuid: &str,
+    usage: CertRole,
+    role: Option<Role>,
+) -> Issued {
     let key = rcgen::KeyPair::generate().unwrap();
-    let cert = ca
-        .issue(&LeafRequest {
-            uuid: uuid.into(),
-            role,
-            virtual_ips: vec![],
-            server_names: vec!["127.0.0.1".into(), "localhost".into()],
-            key: LeafKey::PublicKey(key.public_key_pem()),
-            validity: Duration::from_secs(86400),
-            now: unix_now(),
-        })
-        .unwrap();
+    let request = LeafRequest {
+        uuid: uuid.into(),
+        role: usage,
+        virtual_ips: vec![],
+        server_names: vec!["127.0.0.1".into(), "localhost".into()],
+        key: LeafKey::PublicKey(key.public_key_pem()),
+        validity: Duration::from_secs(86400),
+        now: unix_now(),
+    };
+    let cert = match role {
+        Some(role) => ca.issue_with_role(&request, role),
+        None => ca.issue(&request),
+    }
+    .unwrap();
     Issued {
         cert_pem: cert.pem,
         key_pem: key.serialize_pem(),
@@ -152,13 +170,14 @@ impl Pki {
         self.client_with(&issued)
     }
 
-    /// Issues a server-and-client certificate for a new UUID into `dir` as `{name}.pem` and
-    /// `{name}-key.pem`; returns the two paths.
+    /// Issues a service's server-and-client certificate (role `service`) for a new UUID into
+    /// `dir` as `{name}.pem` and `{name}-key.pem`; returns the two paths.
     pub fn service_files(&self, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-        let issued = issue(
+        let issued = issue_as(
             &self.ca,
             &uuid::Uuid::new_v4().to_string(),
             CertRole::ClientAndServer,
+            Some(Role::Service),
         );
         let (cert, key) = (
             dir.join(format!("{name}.pem")),
@@ -403,7 +422,8 @@ impl Drop for TlsSink {
 }
 
 /// A real VPN Centre warnings API on SQLite behind its mutual-TLS validators' listener (no registry
-/// connected, so any certificate of the CA may submit), served in-process; stops when dropped.
+/// connected, so any validator certificate of the CA may submit), served in-process; stops when
+/// dropped.
 pub struct TlsVpn {
     pub addr: SocketAddr,
     pub store: Arc<WarningsStore>,
@@ -415,7 +435,11 @@ impl TlsVpn {
         use vpn_centre::autoban::AutoBanPolicy;
         use vpn_centre::enforcement::Enforcement;
         let (cert, key) = pki.service_files(dir, "centre");
-        let store = Arc::new(WarningsStore::open(&dir.join("tls-warnings.db")).unwrap());
+        let store = Arc::new(
+            WarningsStore::open(&dir.join("tls-warnings.db"))
+                .unwrap()
+                .with_aggregate_window(0),
+        );
         let enforcement = Enforcement::new(
             None,
             None,
@@ -486,7 +510,9 @@ pub struct Vpn {
 
 impl Vpn {
     pub async fn start(db: &Path) -> Vpn {
-        let state = vpn_centre::http::AppState::new(WarningsStore::open(db).unwrap());
+        // Every refusal its own row (no aggregation), so each can be checked.
+        let store = WarningsStore::open(db).unwrap().with_aggregate_window(0);
+        let state = vpn_centre::http::AppState::new(store);
         let store = state.store.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

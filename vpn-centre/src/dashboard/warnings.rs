@@ -103,7 +103,7 @@ async fn fragment(state: &DashboardState, form: &FilterForm, csrf: &str) -> Stri
     let mut out = format!(
         "<p class=\"summary\"><strong id=\"warning-count\">{count}</strong> matching warning{}{}</p>",
         if count == 1 { "" } else { "s" },
-        if count > u64::from(PAGE_ROWS) {
+        if rows.len() >= PAGE_ROWS as usize {
             format!(", newest {PAGE_ROWS} shown")
         } else {
             String::new()
@@ -115,8 +115,8 @@ async fn fragment(state: &DashboardState, form: &FilterForm, csrf: &str) -> Stri
     }
     out.push_str(
         "<table class=\"warnings\"><thead><tr><th>ID</th><th>Submitter</th>\
-         <th>Offender address → device</th><th>Date</th><th>Code</th><th>Reason</th><th></th>\
-         </tr></thead><tbody>",
+         <th>Offender address → device</th><th>Date</th><th>Code</th><th>Reason</th>\
+         <th>Count</th><th>Last</th><th></th></tr></thead><tbody>",
     );
     for w in &rows {
         let n = &w.warning;
@@ -124,12 +124,12 @@ async fn fragment(state: &DashboardState, form: &FilterForm, csrf: &str) -> Stri
             .offender_device
             .as_deref()
             .map(|d| format!("<code>{}</code>", esc(d)))
-            .unwrap_or_else(|| "<span class=\"muted\">no device claimed</span>".into());
+            .unwrap_or_else(|| "<span class=\"muted\">no certificate</span>".into());
         let _ = write!(
             out,
             "<tr id=\"warning-{id}\"><td>{id}</td><td>{sub}</td>\
              <td><code>{addr}</code> → {device}</td><td>{date}</td><td>{code}</td>\
-             <td class=\"reason\">{reason}</td><td>\
+             <td class=\"reason\">{reason}</td><td class=\"count\">{count}</td><td>{last}</td><td>\
              <form method=\"post\" action=\"/dashboard/warnings/{id}/delete\">\
              <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
              <button type=\"submit\" class=\"danger\">Delete</button></form></td></tr>",
@@ -139,6 +139,8 @@ async fn fragment(state: &DashboardState, form: &FilterForm, csrf: &str) -> Stri
             date = utc_time(n.time_ms),
             code = n.code,
             reason = esc(&n.reason),
+            count = w.count,
+            last = utc_time(w.last_ms.max(n.time_ms)),
             csrf = esc(csrf),
         );
     }

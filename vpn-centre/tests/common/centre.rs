@@ -124,7 +124,10 @@ impl<R: RegistryView + 'static> Centre<R> {
         let operator = vpn_centre::app::operator_router(dashboard, warnings.clone())
             .into_make_service_with_connect_info::<SocketAddr>();
         let validators = vpn_centre::app::validator_router(warnings, DEFAULT_BODY_LIMIT);
-        let own = pki.issue_service("vpn-centre").await.unwrap();
+        let own = pki
+            .issue_service("vpn-centre", &["127.0.0.1".into()])
+            .await
+            .unwrap();
         let tls = vpn_pki::server_config(&own.cert_pem, &own.key_pem, pki.verifier()).unwrap();
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

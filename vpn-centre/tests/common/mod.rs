@@ -27,6 +27,7 @@ pub fn sample(submitter: &str, device: Option<&str>, code: i32, time_ms: u64) ->
         time_ms,
         code,
         reason: format!("refused with code {code}"),
+        stale: false,
     }
 }
 
@@ -96,6 +97,34 @@ pub fn issue_identity(data_dir: &Path, name: &str) -> (String, vpn_centre::TlsId
         key_pem: read("key.pem"),
     };
     (uuid, identity)
+}
+
+/// A validator's certificate (role `validator`, as enrolment writes it for a device registered as
+/// a Validator) from the CA in `data_dir`'s PKI: the binary runs without a ledger here, so no
+/// device can enrol.
+pub fn validator_identity(data_dir: &Path) -> vpn_centre::TlsIdentity {
+    let ca = vpn_pki::CertificateAuthority::load(&data_dir.join("pki")).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let now = vpn_centre::pki::now_secs();
+    let cert = ca
+        .issue_with_role(
+            &vpn_pki::LeafRequest {
+                uuid: uuid::Uuid::new_v4().to_string(),
+                role: vpn_pki::CertRole::ClientAndServer,
+                virtual_ips: vec![],
+                server_names: vec![],
+                key: vpn_pki::LeafKey::PublicKey(key.public_key_pem()),
+                validity: Duration::from_secs(3600),
+                now,
+            },
+            vpn_pki::Role::Validator,
+        )
+        .unwrap();
+    vpn_centre::TlsIdentity {
+        ca_pem: ca.cert_pem().to_string(),
+        cert_pem: cert.pem,
+        key_pem: key.serialize_pem(),
+    }
 }
 
 impl BinaryServer {
