@@ -6,6 +6,7 @@
 # its own ID (the orderers that were up keep it and may order it once quorum returns). Takes the network down at the end, even on failure.
 # Needs the chaincode and sf2c-registry builds (SF2C_CHAINCODE_BIN, SF2C_REGISTRY_BIN, default
 # target/debug). Last line: "N passed, N failed".
+# shellcheck source-path=SCRIPTDIR
 set -uo pipefail
 cd "$(dirname "$0")/../../.." || exit 1
 
@@ -13,18 +14,8 @@ export SF2C_CHAINCODE_BIN=${SF2C_CHAINCODE_BIN:-$PWD/target/debug/device-registr
 export SF2C_REGISTRY_BIN=${SF2C_REGISTRY_BIN:-$PWD/target/debug/sf2c-registry}
 NET=fabric-network/network.sh
 work=$(mktemp -d)
-passed=0 failed=0
-check() { # WHAT COMMAND...
-  local what=$1
-  shift
-  if "$@"; then passed=$((passed + 1)); echo "ok   $what"; else failed=$((failed + 1)); echo "FAIL $what"; fi
-}
-finish() {
-  "$NET" down >/dev/null 2>&1
-  rm -rf "$work"
-  echo "$passed passed, $failed failed"
-}
-trap finish EXIT
+# shellcheck source=harness.sh
+. fabric-network/tests/live/harness.sh
 
 registry() { "$SF2C_REGISTRY_BIN" --network fabric-network/run/network.json --org Org1 --identity admin "$@"; }
 # register N: registers a fresh Ed25519 device; its UUID is in $work/N.uuid.

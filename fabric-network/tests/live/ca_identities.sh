@@ -24,18 +24,8 @@ if [ -e "$RUN/state.env" ]; then
   exit 1
 fi
 work=$(mktemp -d)
-passed=0 failed=0
-check() { # WHAT COMMAND...
-  local what=$1
-  shift
-  if "$@"; then passed=$((passed + 1)); echo "ok   $what"; else failed=$((failed + 1)); echo "FAIL $what"; fi
-}
-finish() {
-  "$NET" down >/dev/null 2>&1
-  rm -rf "$work"
-  echo "$passed passed, $failed failed"
-}
-trap finish EXIT
+# shellcheck source=harness.sh
+. fabric-network/tests/live/harness.sh
 
 # Copies, so a rebuild in this checkout while the test runs cannot swap the binaries under it.
 mkdir "$work/bin"
