@@ -28,11 +28,12 @@ usage() {
 Usage: fabric-network/network.sh <command> [options]
 
 Commands:
-  up [--consensus raft|bft] [--batch-timeout 250ms] [--ca]
+  up [--consensus raft|bft] [--batch-timeout 250ms] [--ca | --cryptogen]
         generate crypto, create channel '$CHANNEL' (osnadmin, no system channel), start the
         orderers (raft: 1, bft: 4 SmartBFT) and the peers of Org1 and Org2, join them, and write
-        ${RUN_DIR#"$REPO_ROOT"/}/network.json. Crypto comes from cryptogen, or with --ca from one
-        fabric-ca-server per organisation (Org1, Org2, the orderers' example.com), same layout
+        ${RUN_DIR#"$REPO_ROOT"/}/network.json. Identities come from one fabric-ca-server per
+        organisation (Org1, Org2, the orderers' example.com; the default, --ca), or with
+        --cryptogen from cryptogen (a few seconds quicker, no CA servers); same layout
   deploy
         package $CC_NAME for chaincode-as-a-service, install it on both peers, approve for both
         organisations, commit it, start 'device-registry serve', and return once a transaction
@@ -63,7 +64,7 @@ USAGE
 }
 
 parse_up() {
-  local consensus=raft batch_timeout=250ms crypto_mode=cryptogen
+  local consensus=raft batch_timeout=250ms crypto_mode=ca
   while [ $# -gt 0 ]; do
     case "$1" in
       --consensus)
@@ -76,6 +77,7 @@ parse_up() {
         batch_timeout=$2
         shift 2 ;;
       --ca) crypto_mode=ca; shift ;;
+      --cryptogen) crypto_mode=cryptogen; shift ;;
       *) die "unknown option '$1' for up (see network.sh --help)" ;;
     esac
   done

@@ -171,7 +171,7 @@ cmd_enrol_operator() { # ORG NAME [--no-attribute]
   [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "operator name '$name' is not valid (letters, digits, . _ -)"
   load_state
   [ "${CRYPTO_MODE:-cryptogen}" = ca ] ||
-    die "enrol-operator needs a network started with 'network.sh up --ca'; this one uses cryptogen, which has no CA to register with"
+    die "enrol-operator needs a network whose identities come from Fabric CA ('network.sh up', not --cryptogen); this one uses cryptogen, which has no CA to register with"
   require_fabric
   require_fabric_ca
   d=$(org_domain "$org")

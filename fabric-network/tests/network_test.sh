@@ -22,7 +22,7 @@ test_shellcheck_is_clean() {
 
 test_help_lists_the_commands() {
   out=$("$NET" --help) || return 1
-  for c in up deploy status env enrol-operator --no-attribute down --consensus --batch-timeout --ca SF2C_PORT_OFFSET; do
+  for c in up deploy status env enrol-operator --no-attribute down --consensus --batch-timeout --ca --cryptogen SF2C_PORT_OFFSET; do
     grep -q -- "$c" <<<"$out" || fail "--help does not mention $c" || return 1
   done
 }
@@ -120,7 +120,7 @@ test_env_prints_exports_for_the_identity() {
 test_enrol_operator_needs_a_ca_network() {
   mkdir -p run
   printf 'CONSENSUS=raft\nORDERERS=1\nBATCH_TIMEOUT=250ms\n' >run/state.env
-  expect_fail "enrol-operator needs a network started with 'network.sh up --ca'" \
+  expect_fail "enrol-operator needs a network whose identities come from Fabric CA" \
     env SF2C_RUN_DIR="$WORK/run" "$NET" enrol-operator Org1 op || return 1
   printf 'CRYPTO_MODE=cryptogen\n' >>run/state.env
   expect_fail "this one uses cryptogen" env SF2C_RUN_DIR="$WORK/run" "$NET" enrol-operator Org2 op --no-attribute
