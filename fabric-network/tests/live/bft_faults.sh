@@ -26,7 +26,18 @@ register() {
   openssl genpkey -algorithm ed25519 2>/dev/null | openssl pkey -pubout >"$work/$1.pub" 2>/dev/null
   registry register --uuid "$uuid" --type Gateway --virtual-ip "fd5f:bf7::$1" --public-key "$work/$1.pub"
 }
-exists() { registry --json get "$(cat "$work/$1.uuid")" 2>/dev/null | grep -q '"banned"'; }
+# exists N: device N reads back. A read can fail while the peers reconnect to the restarted
+# orderers (seen once under heavy load), so it is tried three times, each failure shown.
+exists() {
+  local out try
+  for try in 1 2 3; do
+    out=$(registry --json get "$(cat "$work/$1.uuid")" 2>&1) && grep -q '"banned"' <<<"$out" && return 0
+    echo "     device $1 does not read back (try $try): $(tail -n1 <<<"$out")"
+    grep -q 'is not registered' <<<"$out" && return 1
+    sleep 2
+  done
+  return 1
+}
 # refused_tx_at_most_once N: device N is absent, or its one history entry is the refused tx itself.
 refused_tx_at_most_once() {
   local tx history
