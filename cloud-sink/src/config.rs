@@ -42,7 +42,7 @@ pub enum ConfigError {
         "TLS is half configured: {missing} missing; give all of tls_cert, tls_key, client_ca and crl_url, or none for plain HTTP on loopback"
     )]
     PartialTls { missing: String },
-    #[error("crl_refresh_secs must be at least 1, got 0")]
+    #[error("crl_refresh_secs must be at least 1 and crl_refresh_ms at least 50")]
     CrlRefresh,
 }
 
@@ -60,6 +60,8 @@ pub struct FileConfig {
     pub client_ca: Option<PathBuf>,
     pub crl_url: Option<String>,
     pub crl_refresh_secs: Option<u64>,
+    /// Milliseconds between CRL fetches; wins over `crl_refresh_secs`.
+    pub crl_refresh_ms: Option<u64>,
 }
 
 /// Settings the sink runs with.
@@ -82,6 +84,8 @@ pub struct Overrides {
     pub client_ca: Option<PathBuf>,
     pub crl_url: Option<String>,
     pub crl_refresh_secs: Option<u64>,
+    /// Milliseconds between CRL fetches; wins over `crl_refresh_secs`.
+    pub crl_refresh_ms: Option<u64>,
 }
 
 impl Config {
@@ -140,6 +144,7 @@ impl Config {
             flags.client_ca.or(file_config.client_ca),
             flags.crl_url.or(file_config.crl_url),
             flags.crl_refresh_secs.or(file_config.crl_refresh_secs),
+            flags.crl_refresh_ms.or(file_config.crl_refresh_ms),
         )?;
         Ok(Self {
             listen,
@@ -157,11 +162,14 @@ fn tls_settings(
     client_ca: Option<PathBuf>,
     crl_url: Option<String>,
     refresh_secs: Option<u64>,
+    refresh_ms: Option<u64>,
 ) -> Result<Option<TlsSettings>, ConfigError> {
-    let crl_refresh = match refresh_secs {
-        Some(0) => return Err(ConfigError::CrlRefresh),
-        Some(secs) => std::time::Duration::from_secs(secs),
-        None => DEFAULT_CRL_REFRESH,
+    let crl_refresh = match (refresh_ms, refresh_secs) {
+        (Some(ms), _) if ms < 50 => return Err(ConfigError::CrlRefresh),
+        (Some(ms), _) => std::time::Duration::from_millis(ms),
+        (None, Some(0)) => return Err(ConfigError::CrlRefresh),
+        (None, Some(secs)) => std::time::Duration::from_secs(secs),
+        (None, None) => DEFAULT_CRL_REFRESH,
     };
     match (cert, key, client_ca, crl_url) {
         (None, None, None, None) => Ok(None),
@@ -249,8 +257,14 @@ mod tests {
             crl_refresh_secs: Some(5),
             ..Overrides::default()
         };
-        let c = Config::load(Some(f.path()), |_| None, flags).unwrap();
+        let c = Config::load(Some(f.path()), |_| None, flags.clone()).unwrap();
         assert_eq!(c.tls.unwrap().crl_refresh.as_secs(), 5);
+        let flags = Overrides {
+            crl_refresh_ms: Some(200),
+            ..flags
+        };
+        let c = Config::load(Some(f.path()), |_| None, flags).unwrap();
+        assert_eq!(c.tls.unwrap().crl_refresh.as_millis(), 200);
         assert!(
             Config::load(None, |_| None, Overrides::default())
                 .unwrap()

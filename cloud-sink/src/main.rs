@@ -50,12 +50,15 @@ enum Command {
         /// PEM CA certificate client certificates must chain to (the VPN Centre's CA).
         #[arg(long)]
         client_ca: Option<PathBuf>,
-        /// URL of the VPN Centre's CRL; fetched before serving, then every --crl-refresh-secs.
+        /// URL of the VPN Centre's CRL; fetched before serving, then every --crl-refresh-ms.
         #[arg(long)]
         crl_url: Option<String>,
-        /// Seconds between CRL fetches [default: 2].
+        /// Seconds between CRL fetches (older flag; --crl-refresh-ms wins).
         #[arg(long)]
         crl_refresh_secs: Option<u64>,
+        /// Milliseconds between CRL fetches [default: 500, at least 50].
+        #[arg(long)]
+        crl_refresh_ms: Option<u64>,
     },
     /// Print the stored records of one device from a running sink, as JSON lines.
     Query {
@@ -120,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
             client_ca,
             crl_url,
             crl_refresh_secs,
+            crl_refresh_ms,
         } => {
             let config = Config::load(
                 config.as_deref(),
@@ -132,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
                     client_ca,
                     crl_url,
                     crl_refresh_secs,
+                    crl_refresh_ms,
                 },
             )?;
             serve(config).await

@@ -12,7 +12,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
-use vpn_pki::CertIdentity;
+use vpn_pki::{CertIdentity, CrlClientVerifier};
 
 use crate::http::{App, Caller, router};
 use crate::store::Store;
@@ -137,6 +137,7 @@ async fn serve_tls(
             tcp,
             peer,
             tls.acceptor().clone(),
+            tls.verifier().clone(),
             router.clone(),
             watcher,
         ));
@@ -145,11 +146,13 @@ async fn serve_tls(
     graceful.shutdown().await;
 }
 
-/// One client: mutual-TLS handshake, then HTTP/1.1 until it closes or the server shuts down.
+/// One client: mutual-TLS handshake, then HTTP/1.1 until it closes, the server shuts down, or a
+/// CRL listing its certificate is installed (then the connection is dropped at once).
 async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
     acceptor: TlsAcceptor,
+    verifier: Arc<CrlClientVerifier>,
     router: Router,
     watcher: Watcher,
 ) {
@@ -166,18 +169,31 @@ async fn connection(
             return;
         }
     };
-    let identity = stream
+    let cert = stream
         .get_ref()
         .1
         .peer_certificates()
-        .and_then(|chain| chain.first())
-        .and_then(|cert| CertIdentity::from_der(cert.as_ref()));
+        .and_then(|chain| chain.first());
+    let identity = cert.and_then(|cert| CertIdentity::from_der(cert.as_ref()));
+    // Subscribed right after the handshake, so a CRL installed since is seen too.
+    let revoked = cert.map(|cert| verifier.until_revoked(cert.as_ref()));
+    let revoked = async move {
+        match revoked {
+            Some(revoked) => revoked.await,
+            None => std::future::pending().await,
+        }
+    };
     let service = TowerToHyperService::new(router.layer(axum::Extension(Caller(identity))));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new());
     let conn = builder.serve_connection(TokioIo::new(stream), service);
-    if let Err(error) = watcher.watch(conn).await {
-        tracing::debug!(%peer, %error, "connection ended with an error");
+    tokio::select! {
+        result = watcher.watch(conn) => {
+            if let Err(error) = result {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+        }
+        () = revoked => tracing::info!(%peer, "client certificate revoked; connection closed"),
     }
 }
 

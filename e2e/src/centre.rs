@@ -1,7 +1,8 @@
 //! The VPN Centre in this process, wired as `vpn-centre serve` wires it: the operators' listener
 //! (dashboard, `/v1/enrol`, `/v1/pki/crl`) on plain HTTP (the loopback development mode) and the
 //! validators' warnings listener on mutual TLS, a real CA and SQLite files, auto-ban, and the
-//! registry on the ledger through `FabricRegistry` as the Org1 admin. Tasks are aborted on drop.
+//! registry on the ledger through `FabricRegistry` as the Org1 admin, followed by the ledger event
+//! follower that revokes banned and deleted devices. Tasks are aborted on drop.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use vpn_centre::enforcement::Enforcement;
 use vpn_centre::enrol_api::EnrolBody;
 use vpn_centre::fabric_registry::FabricRegistry;
 use vpn_centre::http::{AppState, DEFAULT_BODY_LIMIT};
+use vpn_centre::ledger_follower::LedgerFollower;
 use vpn_centre::metrics::Metrics;
 use vpn_centre::pki::{CentrePki, PkiSettings};
 use vpn_centre::registry::RegistryView;
@@ -99,7 +101,11 @@ impl Centre {
         let dashboard = DashboardState::new(store.clone(), operators, sessions)
             .with_registry(view.clone())
             .with_pki(pki.clone());
-        let enforcement = Arc::new(Enforcement::new(Some(view), Some(pki.clone()), policy));
+        let enforcement = Arc::new(Enforcement::new(
+            Some(view.clone()),
+            Some(pki.clone()),
+            policy,
+        ));
         let warnings =
             AppState::authenticated(store.clone(), Arc::new(Metrics::default()), enforcement);
         let operator = vpn_centre::app::operator_router(dashboard, warnings.clone())
@@ -130,6 +136,11 @@ impl Centre {
                 validators,
                 std::future::pending(),
             )),
+            // Bans and deletes by any path revoke, as in `vpn-centre serve`; resumes from the
+            // checkpoint in `dir` when a centre is started again there.
+            LedgerFollower::new(ledger, dir, pki.clone(), Some(view))
+                .expect("the ledger event follower")
+                .spawn(),
         ];
         Self {
             pki,

@@ -108,8 +108,10 @@ async fn an_operator_sees_an_impersonation_live_and_bans_a_gateway_the_validator
     let refused_after = loop {
         match conn.send(2).await {
             Outcome::Refused(c) if c == i64::from(code::BANNED) => break shown.elapsed(),
+            // The revocation can reach the validator first: it then closes this connection.
+            Outcome::NoAnswer(_) => break shown.elapsed(),
             Outcome::Accepted { .. } => {}
-            other => panic!("expected 1003, got {other:?}"),
+            other => panic!("expected 1003 or a closed connection, got {other:?}"),
         }
         assert!(
             shown.elapsed() < Duration::from_secs(10),

@@ -178,9 +178,11 @@ pub async fn start(
 
     let limits = config.server_limits();
     let (listener, addr) = bind(config.listen).await?;
+    let revocations = client_auth.as_ref().map(|a| a.verifier.clone());
     let mut servers = vec![tokio::spawn(server::serve(
         listener,
         Some(tls),
+        revocations,
         server::router(validator.clone(), limits),
         limits,
         metrics.clone(),
@@ -192,6 +194,7 @@ pub async fn start(
         ops_addr = Some(local);
         servers.push(tokio::spawn(server::serve(
             listener,
+            None,
             None,
             server::ops_router(validator.clone(), limits),
             limits,

@@ -1,9 +1,9 @@
 //! Mutual TLS on the gateway listener: only certificates from the VPN Centre's CA that are not on its CRL get in.
 //!
 //! The CRL is fetched once before the listener opens (no CRL, no start: serving without one would let
-//! every revoked gateway in) and then refreshed in the background every `crl_refresh_secs`; each newer
-//! CRL applies to the next handshake. Connections opened before a revocation stay open until they
-//! close; the registry ban, not the certificate, is what refuses their messages.
+//! every revoked gateway in) and then refreshed in the background every `crl_refresh_ms` (500 ms by
+//! default); each newer CRL applies to the next handshake, and [`crate::server::serve`] closes the
+//! open connections of every certificate it lists.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -38,7 +38,10 @@ pub struct Config {
     pub client_ca: Option<PathBuf>,
     /// The VPN Centre's CRL URL (plain HTTP is enough: the CRL is signed by the CA).
     pub crl_url: Option<String>,
-    /// Seconds between CRL refreshes; a revoked gateway is refused new connections within about this long.
+    /// Milliseconds between CRL refreshes (default 500, at least 50): a revoked gateway is refused
+    /// and its open connections closed within about this long. The centre serves the CRL from memory.
+    pub crl_refresh_ms: u64,
+    /// Older setting in whole seconds; when non-zero it overrides `crl_refresh_ms`.
     pub crl_refresh_secs: u64,
     /// Refuse every gateway once the CRL is past its nextUpdate (fail closed if the centre stays unreachable).
     pub crl_enforce_expiry: bool,
@@ -130,7 +133,8 @@ impl Default for Config {
             client_auth: true,
             client_ca: None,
             crl_url: None,
-            crl_refresh_secs: 2,
+            crl_refresh_ms: 500,
+            crl_refresh_secs: 0,
             crl_enforce_expiry: true,
             ca: None,
             client_cert: None,
@@ -255,7 +259,7 @@ impl Config {
     }
 
     /// Applies `SF2C_VALIDATOR_{ID,LISTEN,OPS_LISTEN,DATA_DIR,SINK_URL,VPN_URL,TLS_CERT,TLS_KEY}`,
-    /// `SF2C_VALIDATOR_{CLIENT_AUTH,CLIENT_CA,CRL_URL,CRL_REFRESH_SECS,CA,CLIENT_CERT,CLIENT_KEY}` and
+    /// `SF2C_VALIDATOR_{CLIENT_AUTH,CLIENT_CA,CRL_URL,CRL_REFRESH_SECS,CRL_REFRESH_MS,CA,CLIENT_CERT,CLIENT_KEY}` and
     /// `SF2C_VALIDATOR_{NETWORK,ORG,IDENTITY}`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let addr = |name: &'static str, value: String| {
@@ -327,6 +331,13 @@ impl Config {
                 reason: format!("{e}; expected whole seconds"),
             })?;
         }
+        if let Some(v) = var("SF2C_VALIDATOR_CRL_REFRESH_MS") {
+            self.crl_refresh_ms = v.parse().map_err(|e| ConfigError::Env {
+                name: "SF2C_VALIDATOR_CRL_REFRESH_MS",
+                value: v,
+                reason: format!("{e}; expected whole milliseconds"),
+            })?;
+        }
         Ok(())
     }
 
@@ -340,6 +351,15 @@ impl Config {
         })
     }
 
+    /// Time between CRL fetches: `crl_refresh_secs` when set, else `crl_refresh_ms`, never below
+    /// 50 ms (zero would make the refresher spin).
+    pub fn crl_refresh(&self) -> Duration {
+        if self.crl_refresh_secs > 0 {
+            return Duration::from_secs(self.crl_refresh_secs);
+        }
+        Duration::from_millis(self.crl_refresh_ms.max(50))
+    }
+
     /// The listener's client-certificate settings; `Ok(None)` when `client_auth = false`.
     pub fn client_auth_settings(&self) -> Result<Option<ClientAuthSettings>, ClientAuthError> {
         if !self.client_auth {
@@ -349,8 +369,7 @@ impl Config {
         Ok(Some(ClientAuthSettings {
             client_ca: self.client_ca.clone().ok_or(missing("client_ca"))?,
             crl_url: self.crl_url.clone().ok_or(missing("crl_url"))?,
-            // Zero would make the refresher spin.
-            refresh_every: Duration::from_secs(self.crl_refresh_secs.max(1)),
+            refresh_every: self.crl_refresh(),
             enforce_crl_expiry: self.crl_enforce_expiry,
         }))
     }
@@ -494,7 +513,10 @@ mod tests {
         assert!(err.to_string().contains("crl_url"), "{err}");
         config.crl_url = Some("http://127.0.0.1:7300/v1/pki/crl".into());
         let settings = config.client_auth_settings().unwrap().unwrap();
-        assert_eq!(settings.refresh_every, Duration::from_secs(2));
+        assert_eq!(settings.refresh_every, Duration::from_millis(500));
+        config.crl_refresh_secs = 2;
+        assert_eq!(config.crl_refresh(), Duration::from_secs(2));
+        config.crl_refresh_secs = 0;
 
         config
             .apply_env(|name| (name == "SF2C_VALIDATOR_CLIENT_AUTH").then(|| "false".into()))

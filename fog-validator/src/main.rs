@@ -60,7 +60,7 @@ struct ServeArgs {
     /// PEM certificate of the VPN Centre's CA; gateways must present a certificate it issued.
     #[arg(long)]
     client_ca: Option<PathBuf>,
-    /// The VPN Centre's CRL URL, fetched before serving and refreshed every crl_refresh_secs.
+    /// The VPN Centre's CRL URL, fetched before serving and refreshed every crl_refresh_ms (500 ms by default).
     #[arg(long)]
     crl_url: Option<String>,
     /// network.json of the Fabric network holding the device registry.

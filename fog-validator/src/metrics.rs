@@ -39,6 +39,7 @@ pub struct Metrics {
     pub lookups: AtomicU64,
     pub lookups_limited: AtomicU64,
     pub tls_handshake_failures: AtomicU64,
+    pub revoked_connections_closed: AtomicU64,
 }
 
 impl Metrics {
@@ -192,6 +193,12 @@ impl Metrics {
             "fog_validator_tls_handshake_failures_total",
             "TLS handshakes refused or timed out, including missing, foreign and revoked client certificates.",
             self.tls_handshake_failures.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "fog_validator_revoked_connections_closed_total",
+            "Open connections closed because a new CRL revoked their client certificate.",
+            self.revoked_connections_closed.load(Relaxed),
         );
         gauge(
             &mut out,

@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+use vpn_pki::CrlClientVerifier;
 
 use crate::metrics::Metrics;
 use crate::peer::{Peer, PeerIdentity};
@@ -222,10 +223,13 @@ async fn metrics(State(app): State<AppState>) -> Response {
 
 /// Serves `router` on `listener` (over TLS when `tls` is given) until shutdown, then gives in-flight
 /// connections `drain_timeout` to finish. Every request carries a [`Peer`]: the client's address and
-/// the device its verified client certificate names.
+/// the device its verified client certificate names. With `revocations` (the listener's
+/// client-certificate verifier), a connection is closed as soon as a CRL listing its certificate is
+/// installed, not only refused at the next handshake.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
+    revocations: Option<Arc<CrlClientVerifier>>,
     router: Router,
     limits: ServerLimits,
     metrics: Arc<Metrics>,
@@ -258,6 +262,7 @@ pub async fn serve(
         let tls = tls.clone();
         let watcher = graceful.watcher();
         let metrics = metrics.clone();
+        let revocations = revocations.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let service = move |identity: PeerIdentity| {
@@ -292,10 +297,26 @@ pub async fn serve(
                                 return;
                             }
                         };
-                    let identity = PeerIdentity::from_chain(stream.get_ref().1.peer_certificates());
-                    watcher
-                        .watch(http.serve_connection(TokioIo::new(stream), service(identity)))
-                        .await
+                    let chain = stream.get_ref().1.peer_certificates();
+                    let identity = PeerIdentity::from_chain(chain);
+                    // Subscribed right after the handshake: a CRL installed since is seen too.
+                    let revoked = match (&revocations, chain.and_then(|c| c.first())) {
+                        (Some(v), Some(cert)) => Some(v.until_revoked(cert.as_ref())),
+                        _ => None,
+                    };
+                    let conn = watcher
+                        .watch(http.serve_connection(TokioIo::new(stream), service(identity)));
+                    match revoked {
+                        None => conn.await,
+                        Some(revoked) => tokio::select! {
+                            result = conn => result,
+                            () = revoked => {
+                                metrics.revoked_connections_closed.fetch_add(1, Relaxed);
+                                tracing::info!(%remote, "client certificate revoked; connection closed");
+                                return;
+                            }
+                        },
+                    }
                 }
                 None => {
                     watcher

@@ -13,6 +13,7 @@ pub mod enrol_api;
 pub mod fabric_registry;
 pub mod http;
 pub mod ledger_bridge;
+pub mod ledger_follower;
 pub mod metrics;
 pub mod pki;
 pub mod registry;

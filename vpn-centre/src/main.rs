@@ -19,6 +19,7 @@ use vpn_centre::dashboard::DashboardState;
 use vpn_centre::enforcement::Enforcement;
 use vpn_centre::fabric_registry::FabricRegistry;
 use vpn_centre::http::AppState;
+use vpn_centre::ledger_follower::LedgerFollower;
 use vpn_centre::metrics::Metrics;
 use vpn_centre::pki::{CENTRE_SERVICE, CentrePki};
 use vpn_centre::registry::RegistryView;
@@ -309,7 +310,7 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
     }
     let metrics = Arc::new(Metrics::default());
     let enforcement = Arc::new(Enforcement::new(
-        registry,
+        registry.clone(),
         Some(pki.clone()),
         settings.autoban,
     ));
@@ -374,11 +375,23 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
         until_stopped(stopped.clone()),
     ));
     let sync = pki.spawn_crl_sync(Duration::from_secs(settings.crl_sync_seconds));
+    // Bans and deletes made by any path reach the CRL through the ledger's event stream.
+    let follower = match settings.ledger_settings() {
+        Some(ledger) => Some(
+            LedgerFollower::new(&ledger, &settings.data_dir, pki.clone(), registry.clone())
+                .context("cannot prepare the ledger event follower")?
+                .spawn(),
+        ),
+        None => None,
+    };
     tracing::info!(listen = %operator_addr, mtls_listen = %mtls_addr,
         data_dir = %settings.data_dir.display(), "vpn-centre started");
     shutdown_signal().await;
     let _ = stop.send(true);
     sync.abort();
+    if let Some(f) = follower {
+        f.abort();
+    }
     let _ = operators_task.await;
     let _ = validators_task.await;
     tracing::info!("vpn-centre stopped");

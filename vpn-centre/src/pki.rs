@@ -4,7 +4,9 @@
 //! Revocation reaches the centre's own mTLS listener without polling: [`CentrePki::revoke`]
 //! installs a fresh CRL in the verifier at once, and [`CentrePki::sync_crl`] (run every few
 //! seconds by `serve`) picks up revocations made by the `vpn-centre revoke` command in another
-//! process. Validators and the cloud sink fetch the same signed CRL from `GET /v1/pki/crl`.
+//! process. Validators and the cloud sink fetch the same signed CRL from `GET /v1/pki/crl`, which
+//! serves the CRL signed at the last change from memory (re-signed only when a quarter of its
+//! lifetime has passed), so frequent polls cost no signature and no disk write.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -75,6 +77,10 @@ pub struct CentrePki {
     verifier: Arc<CrlClientVerifier>,
     /// Serials in the CRL the verifier holds; a different set means a new CRL is due.
     enforced: Mutex<Vec<String>>,
+    /// The CRL last signed and when (Unix seconds); also serialises signing.
+    published: tokio::sync::Mutex<(Vec<u8>, i64)>,
+    /// Age after which a served CRL is signed again, well before its nextUpdate.
+    resign_after: i64,
 }
 
 /// Seconds since the Unix epoch.
@@ -119,10 +125,13 @@ impl CentrePki {
             LedgerBridge::new(registry),
             settings.enrolment.clone(),
         );
+        let resign_after = (settings.enrolment.crl_validity.as_secs() as i64 / 4).max(1);
         let pki = Self {
             enroller,
             verifier,
             enforced: Mutex::new(Vec::new()),
+            published: tokio::sync::Mutex::new((Vec::new(), 0)),
+            resign_after,
         };
         pki.install_crl().await?;
         Ok(pki)
@@ -201,13 +210,25 @@ impl CentrePki {
             .enroller
             .revoke_device(uuid, reason, now_secs())
             .await?;
-        self.install_crl().await?;
+        // Nothing new revoked: the CRL in force already lists them (or the sync picks up
+        // revocations made elsewhere), so repeated bans sign nothing.
+        if !serials.is_empty() {
+            self.install_crl().await?;
+        }
         Ok(serials)
     }
 
-    /// A freshly signed CRL (DER) for validators and the cloud sink.
+    /// The current CRL (DER) for validators and the cloud sink: the one signed at the last
+    /// change, or a newly signed one when that has aged past a quarter of its lifetime.
     pub async fn crl_der(&self) -> Result<Vec<u8>, PkiError> {
-        Ok(self.enroller.crl_der(now_secs()).await?)
+        {
+            let published = self.published.lock().await;
+            if !published.0.is_empty() && now_secs() - published.1 < self.resign_after {
+                return Ok(published.0.clone());
+            }
+        }
+        self.install_crl().await?;
+        Ok(self.published.lock().await.0.clone())
     }
 
     /// Installs a new CRL when the revoked set in the database differs from the enforced one
@@ -215,7 +236,8 @@ impl CentrePki {
     pub async fn sync_crl(&self) -> Result<bool, PkiError> {
         let current = self.revoked_serials().await?;
         let same = *self.enforced.lock().unwrap_or_else(|p| p.into_inner()) == current;
-        if same {
+        let aged = now_secs() - self.published.lock().await.1 >= self.resign_after;
+        if same && !aged {
             return Ok(false);
         }
         self.install_crl().await?;
@@ -234,11 +256,15 @@ impl CentrePki {
         Ok(serials)
     }
 
+    /// Signs a CRL of the revocations in the database, enforces it here and serves it from now on.
     async fn install_crl(&self) -> Result<(), PkiError> {
+        let mut published = self.published.lock().await;
         let serials = self.revoked_serials().await?;
-        let der = self.crl_der().await?;
+        let now = now_secs();
+        let der = self.enroller.crl_der(now).await?;
         self.verifier.replace_crl(&der)?;
         *self.enforced.lock().unwrap_or_else(|p| p.into_inner()) = serials;
+        *published = (der, now);
         Ok(())
     }
 
@@ -251,7 +277,7 @@ impl CentrePki {
             loop {
                 tick.tick().await;
                 match pki.sync_crl().await {
-                    Ok(true) => tracing::info!("revocations changed; new CRL enforced"),
+                    Ok(true) => tracing::info!("new CRL signed and enforced"),
                     Ok(false) => {}
                     Err(e) => {
                         tracing::error!(error = %e, "cannot refresh the CRL from the PKI database")

@@ -24,7 +24,7 @@ pub use db::{DbError, open_database};
 pub use enrol::{EnrolError, EnrolRequest, Enrolled, Enroller, EnrolmentConfig};
 pub use ip_pool::{IpLease, IpPool, PoolError};
 pub use ledger::{LedgerError, RegistryLedger};
-pub use mtls::{CrlClientVerifier, MtlsError, client_config, server_config};
+pub use mtls::{CrlClientVerifier, MtlsError, certificate_serial, client_config, server_config};
 pub use revocation::{RevocationError, Revocations, RevokedCert};
 pub use role::{CertIdentity, Role};
 pub use tokens::{EnrolmentToken, TokenError, Tokens};

@@ -4,7 +4,13 @@
 //! CRL arrives, so a revoked certificate is refused on the next handshake. Servers built by
 //! [`server_config`] keep no session cache and issue no tickets: every connection does a full
 //! handshake, so a revoked client cannot slip back in by resuming an old session.
+//!
+//! Connections already open are not touched by the handshake check: a server asks
+//! [`CrlClientVerifier::until_revoked`] for each connection's certificate and closes the
+//! connection when that resolves (a watch channel fed by every CRL swap).
 
+use std::collections::HashSet;
+use std::future::Future;
 use std::sync::{Arc, RwLock};
 
 use rustls::client::danger::HandshakeSignatureValid;
@@ -81,6 +87,8 @@ pub struct CrlClientVerifier {
     hints: Vec<DistinguishedName>,
     enforce_expiry: bool,
     state: RwLock<State>,
+    /// Serials (big-endian, no leading zeros) listed by the CRL in force.
+    revoked: tokio::sync::watch::Sender<Arc<HashSet<Vec<u8>>>>,
 }
 
 struct State {
@@ -122,6 +130,7 @@ impl CrlClientVerifier {
                 inner: plain,
                 crl: None,
             }),
+            revoked: tokio::sync::watch::Sender::new(Arc::new(HashSet::new())),
         });
         if let Some(der) = crl_der {
             verifier.replace_crl(der)?;
@@ -132,7 +141,7 @@ impl CrlClientVerifier {
     /// Installs `der` if it is signed by our CA and not older than the current CRL. Returns
     /// whether it differed from the current one. Handshakes already past verification are unaffected.
     pub fn replace_crl(&self, der: &[u8]) -> Result<bool, MtlsError> {
-        let offered = self.check_crl(der)?;
+        let (offered, serials) = self.check_crl(der)?;
         if let Some(current) = self.current_crl() {
             if current == der {
                 return Ok(false);
@@ -158,7 +167,27 @@ impl CrlClientVerifier {
             inner,
             crl: Some(der.to_vec()),
         };
+        drop(state);
+        // After the swap: a connection that checks the set after its handshake sees this CRL.
+        self.revoked.send_replace(Arc::new(serials));
         Ok(true)
+    }
+
+    /// Resolves once a CRL listing `end_entity` (DER) is in force, at once if it already is; never
+    /// for a certificate whose serial cannot be read. Subscribes when called, so call it right
+    /// after the handshake and keep the future for the connection's life.
+    pub fn until_revoked(&self, end_entity: &[u8]) -> impl Future<Output = ()> + Send + 'static {
+        let serial = certificate_serial(end_entity);
+        let mut rx = self.revoked.subscribe();
+        async move {
+            let Some(serial) = serial else {
+                return std::future::pending().await;
+            };
+            // An error means the verifier is gone; the server is shutting down anyway.
+            if rx.wait_for(|set| set.contains(&serial)).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// The CRL currently enforced, in DER.
@@ -178,8 +207,12 @@ impl CrlClientVerifier {
             .clone()
     }
 
-    /// Signature by our CA and matching issuer; returns the CRL number (0 when absent).
-    fn check_crl(&self, der: &[u8]) -> Result<x509_parser::num_bigint::BigUint, MtlsError> {
+    /// Signature by our CA and matching issuer; returns the CRL number (0 when absent) and the
+    /// serials it lists.
+    fn check_crl(
+        &self,
+        der: &[u8],
+    ) -> Result<(x509_parser::num_bigint::BigUint, HashSet<Vec<u8>>), MtlsError> {
         let bad = |e: String| MtlsError::BadCrl(e);
         let (rest, crl) =
             CertificateRevocationList::from_der(der).map_err(|e| bad(e.to_string()))?;
@@ -196,8 +229,20 @@ impl CrlClientVerifier {
         }
         crl.verify_signature(ca.public_key())
             .map_err(|e| bad(format!("signature does not verify: {e}")))?;
-        Ok(crl.crl_number().cloned().unwrap_or_default())
+        let serials = crl
+            .iter_revoked_certificates()
+            .map(|r| r.serial().to_bytes_be())
+            .collect();
+        Ok((crl.crl_number().cloned().unwrap_or_default(), serials))
     }
+}
+
+/// A certificate's serial number as big-endian bytes without leading zeros (how the CRL set keys
+/// it); `None` when `der` is not a certificate.
+pub fn certificate_serial(der: &[u8]) -> Option<Vec<u8>> {
+    parse_x509_certificate(der)
+        .ok()
+        .map(|(_, cert)| cert.serial.to_bytes_be())
 }
 
 fn crl_number(der: &[u8]) -> Result<x509_parser::num_bigint::BigUint, MtlsError> {
