@@ -47,44 +47,38 @@ wait_until() {
   done
 }
 
-# stop_all: SIGTERM to every started process, newest first; SIGKILL to any still alive after 10 s.
-stop_all() {
-  local i pid waited
-  for ((i = ${#demo_pids[@]} - 1; i >= 0; i--)); do
-    pid=${demo_pids[$i]}
-    kill -0 "$pid" 2>/dev/null || continue
-    kill -TERM "$pid" 2>/dev/null || true
-    waited=0
-    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 50 ]; do
-      sleep 0.2
-      waited=$((waited + 1))
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "demo: ${demo_names[$i]} (pid $pid) ignored SIGTERM for 10 s; killing it" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    echo "    stopped ${demo_names[$i]} (pid $pid)"
+# stop_index I: SIGTERM to the I-th started process if it still runs; SIGKILL after 10 s.
+stop_index() {
+  local i=$1 pid waited
+  pid=${demo_pids[$i]}
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  waited=0
+  while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 50 ]; do
+    sleep 0.2
+    waited=$((waited + 1))
   done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "demo: ${demo_names[$i]} (pid $pid) ignored SIGTERM for 10 s; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+  echo "    stopped ${demo_names[$i]} (pid $pid)"
+}
+
+# stop_all: stops every started process, newest first.
+stop_all() {
+  local i
+  for ((i = ${#demo_pids[@]} - 1; i >= 0; i--)); do stop_index "$i"; done
   demo_pids=()
   demo_names=()
 }
 
-# stop_matching PATTERN: stops (as stop_all does) the started processes whose name matches PATTERN.
+# stop_matching PATTERN: stops, newest first, the started processes whose name matches PATTERN.
 stop_matching() {
-  local i pid waited
+  local i
   for ((i = ${#demo_pids[@]} - 1; i >= 0; i--)); do
-    [[ ${demo_names[$i]} =~ $1 ]] || continue
-    pid=${demo_pids[$i]}
-    kill -TERM "$pid" 2>/dev/null || continue
-    waited=0
-    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 50 ]; do
-      sleep 0.2
-      waited=$((waited + 1))
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    echo "    stopped ${demo_names[$i]} (pid $pid)"
+    if [[ ${demo_names[$i]} =~ $1 ]]; then stop_index "$i"; fi
   done
 }
 
