@@ -45,6 +45,8 @@ pub enum TlsError {
         "first CRL fetch failed, refusing to serve without revocation data: {0}; start the VPN Centre or fix crl_url"
     )]
     FirstCrl(#[from] CrlFetchError),
+    #[error(transparent)]
+    KeyFile(#[from] vpn_pki::KeyFileError),
 }
 
 /// A ready TLS acceptor whose CRL is refreshed in the background for as long as this value lives.
@@ -62,7 +64,8 @@ impl SinkTls {
     /// validator admitted forever. Validators keep such batches spooled.
     pub async fn start(settings: &TlsSettings) -> Result<Self, TlsError> {
         let cert = read(&settings.cert, "certificate (tls_cert)")?;
-        let key = read(&settings.key, "private key (tls_key)")?;
+        // A group/world-readable key is tightened to 0600 with a loud warning.
+        let key = vpn_pki::read_private_key(&settings.key)?;
         let ca = read(&settings.client_ca, "client CA (client_ca)")?;
         let verifier = CrlClientVerifier::new(&ca, None, true)?;
         CrlRefresher::refresh_once(&settings.crl_url, &verifier).await?;

@@ -5,6 +5,15 @@ use std::path::PathBuf;
 /// An error from the edge gateway library.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
+    #[error(
+        "private key file {path} has mode {mode:03o} (readable by other users) and its mode could not be fixed ({source}); run `chmod 600 {path}`"
+    )]
+    KeyExposed {
+        path: PathBuf,
+        mode: u32,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot read {what} {path}: {source}")]
     ReadFile {
         what: &'static str,

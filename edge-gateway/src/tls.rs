@@ -45,6 +45,7 @@ pub fn client_config(
         None => builder.with_no_client_auth(),
         Some((cert_path, key_path)) => {
             let chain = read_certs(cert_path, "client certificate")?;
+            crate::keygen::ensure_private(key_path, "client key")?;
             let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| {
                 GatewayError::Tls(format!(
                     "client key {}: {e}; expected a PEM private key",

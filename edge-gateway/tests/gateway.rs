@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::validator_double::ValidatorDouble;
 use common::{TestDevice, TestPki, dead_validator_url, wait_for, write_lines};
-use edge_gateway::keygen::{ENROLMENT_FILE, Enrolment, KeygenOptions, keygen};
+use edge_gateway::keygen::{ENROLMENT_FILE, Enrolment, KeygenOptions, keygen, load_signing_key};
 use edge_gateway::send_once::send_once;
 use edge_gateway::sensor::ndjson::parse_line;
 use edge_gateway::{Config, Gateway, GatewayError};
@@ -63,6 +63,31 @@ fn keygen_writes_a_private_key_and_an_enrolment_and_refuses_to_overwrite() {
     .unwrap();
     assert_ne!(std::fs::read_to_string(&forced.key_path).unwrap(), pem);
     assert_ne!(forced.enrolment.public_key, first.enrolment.public_key);
+}
+
+#[test]
+fn an_exposed_device_key_is_made_private_on_keygen_and_on_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = KeygenOptions {
+        out_dir: dir.path().to_path_buf(),
+        alg: Algorithm::ES256,
+        uuid: None,
+        node_type: "Gateway".into(),
+        force: true,
+    };
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let key = keygen(&opts).unwrap().key_path;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    load_signing_key(&key, None).unwrap();
+    assert_eq!(
+        mode(&key),
+        0o600,
+        "loading leaves a group/world-readable key"
+    );
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let replaced = keygen(&opts).unwrap().key_path;
+    assert_eq!(mode(&replaced), 0o600, "--force keeps the old file's mode");
 }
 
 #[tokio::test]

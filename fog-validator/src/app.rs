@@ -54,6 +54,8 @@ pub enum StartError {
     Checkpoint(#[from] crate::registry::checkpoint::CheckpointError),
     #[error(transparent)]
     Outbound(#[from] OutboundError),
+    #[error(transparent)]
+    KeyFile(#[from] vpn_pki::KeyFileError),
 }
 
 /// A started validator; call [`RunningValidator::shutdown`] to stop it cleanly.
@@ -90,6 +92,8 @@ pub async fn start(
     let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
         return Err(StartError::TlsMissing);
     };
+    // A group/world-readable key is tightened to 0600 with a loud warning.
+    vpn_pki::ensure_private(key)?;
     // Before anything is opened or spawned: without a first CRL the validator does not start.
     let (tls, client_auth) = match config.client_auth_settings()? {
         Some(settings) => {

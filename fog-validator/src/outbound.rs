@@ -32,6 +32,8 @@ pub enum OutboundError {
         source: std::io::Error,
     },
     // Both errors name their URL already; boxed because the sink's is large.
+    #[error(transparent)]
+    KeyFile(#[from] vpn_pki::KeyFileError),
     #[error("cloud sink client: {0}")]
     Sink(#[source] Box<cloud_sink::SinkError>),
     #[error("VPN Centre client: {0}")]
@@ -80,7 +82,7 @@ pub fn warning_client(config: &Config) -> Result<Option<WarningClient>, Outbound
     let pem = TlsIdentity {
         ca_pem: read("CA certificate (ca)", &tls.ca)?,
         cert_pem: read("client certificate", &tls.cert)?,
-        key_pem: read("client key", &tls.key)?,
+        key_pem: vpn_pki::read_private_key(&tls.key)?,
     };
     WarningClient::with_mtls(url, &pem)
         .map(Some)

@@ -79,9 +79,13 @@ async fn the_edge_gateway_with_its_certificate_is_accepted() {
     let issued = issue(&w.pki.ca, &w.a.uuid, CertRole::Client);
     let gw = w.dir.path().join("gateway");
     std::fs::create_dir_all(&gw).unwrap();
-    std::fs::write(gw.join("signing.pem"), w.a.key.private_key_pem().unwrap()).unwrap();
+    vpn_pki::write_private_key(
+        &gw.join("signing.pem"),
+        w.a.key.private_key_pem().unwrap().as_bytes(),
+    )
+    .unwrap();
     std::fs::write(gw.join("client.pem"), &issued.cert_pem).unwrap();
-    std::fs::write(gw.join("client-key.pem"), &issued.key_pem).unwrap();
+    vpn_pki::write_private_key(&gw.join("client-key.pem"), issued.key_pem.as_bytes()).unwrap();
     let toml = format!(
         r#"
         device_uuid = "{uuid}"

@@ -37,10 +37,12 @@ enrol() {
   local dir=$1 uuid=$2 token
   token=$("$BIN/vpn-centre" token issue "$uuid" --ttl 30m --data-dir "$CENTRE_DATA" 2>/dev/null) ||
     { echo "demo: issuing an enrolment token for $uuid failed; see vpn-centre token issue --help" >&2; exit 1; }
-  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/tls-key.pem" 2>/dev/null
+  # umask 077: the key is never readable by others, not even between creation and chmod.
+  (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/tls-key.pem" 2>/dev/null)
   chmod 600 "$dir/tls-key.pem"
   mkdir -p "$dir/tls"
-  if ! "$BIN/vpn-centre" enrol --url "$CENTRE_URL" --token "$token" --uuid "$uuid" \
+  # The token goes through stdin (printf is a builtin), never into argv where `ps` shows it.
+  if ! printf '%s\n' "$token" | "$BIN/vpn-centre" enrol --url "$CENTRE_URL" --token-file - --uuid "$uuid" \
     --key-pem "$dir/tls-key.pem" --out "$dir/tls" >"$dir/enrol.log" 2>&1; then
     cat "$dir/enrol.log" >&2
     echo "demo: enrolment of $uuid at $CENTRE_URL failed (output above)" >&2

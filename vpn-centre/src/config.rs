@@ -69,6 +69,10 @@ pub struct Config {
     /// Identity the centre signs with: `admin` (default; bans and virtual IPs need a registry
     /// administrator), `client`, or an MSP folder of the organisation.
     pub identity: String,
+    /// Days a warning is kept (on the centre's clock); 0 keeps warnings forever.
+    pub warnings_max_age_days: u64,
+    /// Most warning rows kept, the oldest going first; 0 lifts the bound.
+    pub warnings_max_rows: u64,
 }
 
 /// The VPN hub devices tunnel to (`[wireguard]`), used by `vpn-centre wireguard`.
@@ -105,6 +109,8 @@ impl Default for Config {
             network: None,
             org: None,
             identity: "admin".into(),
+            warnings_max_age_days: 30,
+            warnings_max_rows: crate::warnings_retention::DEFAULT_MAX_ROWS,
         }
     }
 }
@@ -235,6 +241,16 @@ impl Config {
         self.operators_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("operators"))
+    }
+
+    /// How long and how many warnings the store keeps.
+    pub fn warnings_retention(&self) -> crate::Retention {
+        crate::Retention {
+            max_age: (self.warnings_max_age_days > 0).then(|| {
+                std::time::Duration::from_secs(self.warnings_max_age_days.saturating_mul(86_400))
+            }),
+            max_rows: (self.warnings_max_rows > 0).then_some(self.warnings_max_rows),
+        }
     }
 
     /// The SQLite file inside the data directory.

@@ -21,8 +21,10 @@ pub mod submitter;
 pub mod tls_client;
 pub mod tls_listener;
 pub mod warning;
+pub mod warnings_retention;
 pub mod warnings_store;
 
 pub use client::{ClientError, TlsIdentity, WarningClient};
 pub use warning::{NewWarning, Warning};
+pub use warnings_retention::Retention;
 pub use warnings_store::{WarningFilter, WarningPage, WarningsStore};

@@ -2,6 +2,7 @@
 //! tokens and certificates, enrols devices, and lists or deletes warnings of a running centre.
 
 mod pki_commands;
+mod token_input;
 
 use std::io::{BufRead as _, IsTerminal as _};
 use std::net::SocketAddr;
@@ -236,7 +237,12 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
             settings.data_dir.display()
         )
     })?;
-    let store = Arc::new(WarningsStore::open(&settings.database_path())?);
+    let store = Arc::new(
+        WarningsStore::open(&settings.database_path())?
+            .with_retention(settings.warnings_retention()),
+    );
+    // Inserts prune too; this also expires warnings when none arrive.
+    vpn_centre::warnings_retention::spawn_pruner(store.clone(), Duration::from_secs(3600));
     let operators = Operators::new(settings.operators_path());
     match operators.names() {
         Ok(names) if names.is_empty() => tracing::warn!(

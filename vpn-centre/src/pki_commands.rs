@@ -2,7 +2,6 @@
 //! revocation and WireGuard export. All but `enrol` work on the data directory's PKI database,
 //! which a running centre shares (SQLite WAL).
 
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -79,7 +78,7 @@ impl IdentityArgs {
                 &TlsIdentity {
                     ca_pem,
                     cert_pem: read(cert, "certificate")?,
-                    key_pem: read(key, "private key")?,
+                    key_pem: vpn_pki::read_private_key(key)?,
                 },
             )?,
             _ => WarningClient::with_ca(url, &ca_pem)?,
@@ -139,8 +138,17 @@ pub struct EnrolArgs {
     /// The centre's operators' listener, e.g. https://127.0.0.1:7300.
     #[arg(long)]
     url: String,
+    /// The one-time token on the command line; visible to other local users (`ps`), so prefer
+    /// --token-file.
+    #[arg(
+        long,
+        required_unless_present = "token_file",
+        conflicts_with = "token_file"
+    )]
+    token: Option<String>,
+    /// File holding the one-time token, or `-` to read it from standard input.
     #[arg(long)]
-    token: String,
+    token_file: Option<PathBuf>,
     #[arg(long)]
     uuid: String,
     /// The device's private key, public key, or certificate signing request (PEM).
@@ -172,7 +180,11 @@ fn key_fields(pem: &str, path: &Path) -> anyhow::Result<(Option<String>, Option<
 }
 
 pub async fn enrol(args: EnrolArgs) -> anyhow::Result<()> {
+    let token = crate::token_input::enrol_token(args.token_file.as_deref(), args.token.as_deref())?;
     let pem = read(&args.key_pem, "key")?;
+    if pem.contains("PRIVATE KEY-----") {
+        vpn_pki::ensure_private(&args.key_pem)?;
+    }
     let (public_key, csr) = key_fields(&pem, &args.key_pem)?;
     let identity = IdentityArgs {
         ca: args.ca.clone(),
@@ -182,7 +194,7 @@ pub async fn enrol(args: EnrolArgs) -> anyhow::Result<()> {
     let client = identity.client(&args.url)?;
     let answer = client
         .enrol(&EnrolBody {
-            token: args.token,
+            token,
             uuid: args.uuid.clone(),
             public_key,
             csr,
@@ -212,17 +224,11 @@ pub async fn enrol(args: EnrolArgs) -> anyhow::Result<()> {
 }
 
 fn write(path: &Path, text: &str, private: bool) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
     if private {
-        options.mode(0o600);
+        // Mode 0600, also when the file already existed with a wider mode.
+        return Ok(vpn_pki::write_private_key(path, text.as_bytes())?);
     }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[derive(Subcommand)]

@@ -12,6 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::warning::{NewWarning, Warning};
+use crate::warnings_retention::{RECEIVED_INDEX, Retention};
 
 /// Default aggregation window: refusals of one kind within a minute of a row's first share it.
 pub const DEFAULT_AGGREGATE_WINDOW_MS: u64 = 60_000;
@@ -120,6 +121,7 @@ fn sql(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
 pub struct WarningsStore {
     conn: Mutex<Connection>,
     aggregate_window_ms: u64,
+    retention: Retention,
 }
 
 impl WarningsStore {
@@ -149,9 +151,11 @@ impl WarningsStore {
             conn.execute_batch(MIGRATE).map_err(open_err)?;
         }
         conn.execute_batch(AGGREGATE_INDEX).map_err(open_err)?;
+        conn.execute_batch(RECEIVED_INDEX).map_err(open_err)?;
         Ok(Self {
             conn: Mutex::new(conn),
             aggregate_window_ms: DEFAULT_AGGREGATE_WINDOW_MS,
+            retention: Retention::default(),
         })
     }
 
@@ -159,6 +163,19 @@ impl WarningsStore {
     pub fn with_aggregate_window(mut self, window_ms: u64) -> Self {
         self.aggregate_window_ms = window_ms;
         self
+    }
+
+    /// The same store keeping warnings only as long as `retention` allows.
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Deletes warnings the retention no longer keeps at `now_ms`; returns how many.
+    pub fn prune(&self, now_ms: u64) -> Result<usize, StoreError> {
+        self.retention
+            .prune(&self.conn(), now_ms)
+            .map_err(sql("prune warnings"))
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -228,6 +245,10 @@ impl WarningsStore {
                 );
             }
         }
+        // Pruned before the new rows are returned, so a flood cannot outgrow the bound.
+        self.retention
+            .prune(&tx, received_ms)
+            .map_err(sql("prune warnings"))?;
         tx.commit().map_err(sql("commit insert"))?;
         Ok(stored)
     }

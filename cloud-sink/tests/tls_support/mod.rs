@@ -111,7 +111,11 @@ impl Pki {
 
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
+        if name.ends_with("key.pem") {
+            vpn_pki::write_private_key(&path, text.as_bytes()).unwrap();
+        } else {
+            std::fs::write(&path, text).unwrap();
+        }
         path
     }
 

@@ -31,7 +31,7 @@ pub enum CaError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("CA key {path} is readable by other users (mode {mode:o}); run chmod 600 on it")]
+    #[error("CA key {path} is readable by other users (mode {mode:03o}); run `chmod 600 {path}`")]
     KeyPermissions { path: PathBuf, mode: u32 },
     #[error(
         "only one of {cert} and {key} exists; restore the missing file or remove both to create a new CA"

@@ -102,7 +102,7 @@ impl CentrePki {
             dir.join(format!("{name}-key.pem")),
         );
         std::fs::write(&cert, cert_pem).unwrap();
-        std::fs::write(&key, key_pem).unwrap();
+        vpn_pki::write_private_key(&key, key_pem.as_bytes()).unwrap();
         (cert, key)
     }
 }

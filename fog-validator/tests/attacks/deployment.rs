@@ -84,7 +84,11 @@ async fn register(admin: Contract, device: DeviceRequest) {
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
+    if name.ends_with("key.pem") {
+        vpn_pki::write_private_key(&path, text.as_bytes()).unwrap();
+    } else {
+        std::fs::write(&path, text).unwrap();
+    }
     path
 }
 

@@ -118,7 +118,7 @@ impl Pki {
         let server = issue(&ca, &validator_uuid, CertRole::ClientAndServer);
         let (cert, key) = (dir.join("validator.pem"), dir.join("validator-key.pem"));
         std::fs::write(&cert, &server.cert_pem).unwrap();
-        std::fs::write(&key, &server.key_pem).unwrap();
+        vpn_pki::write_private_key(&key, server.key_pem.as_bytes()).unwrap();
 
         let state = (ca.clone(), db.clone());
         let app = axum::Router::new()
@@ -184,7 +184,7 @@ impl Pki {
             dir.join(format!("{name}-key.pem")),
         );
         std::fs::write(&cert, &issued.cert_pem).unwrap();
-        std::fs::write(&key, &issued.key_pem).unwrap();
+        vpn_pki::write_private_key(&key, issued.key_pem.as_bytes()).unwrap();
         (cert, key)
     }
 
