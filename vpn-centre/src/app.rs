@@ -20,7 +20,7 @@ pub fn operator_router(dashboard: DashboardState, warnings: AppState) -> Router 
     router
 }
 
-/// `mtls_listen`: the warnings API, to be served by [`crate::tls_listener::serve_tls`] with a
+/// `mtls_listen`: the warnings API, to be served by [`crate::tls_listener::serve`] with a
 /// client-certificate verifier; `warnings` should carry the enforcement (see
 /// [`AppState::authenticated`]).
 pub fn validator_router(warnings: AppState, body_limit: usize) -> Router {

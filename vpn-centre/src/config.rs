@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::autoban::AutoBanPolicy;
 use crate::http::DEFAULT_BODY_LIMIT;
+use crate::tls_listener::ListenerSettings;
 
 /// Environment variable overriding `listen`.
 pub const ENV_LISTEN: &str = "SF2C_VPN_LISTEN";
@@ -20,6 +21,12 @@ pub const ENV_NETWORK: &str = "SF2C_VPN_NETWORK";
 pub const ENV_ORG: &str = "SF2C_VPN_ORG";
 /// Environment variable overriding `identity`.
 pub const ENV_IDENTITY: &str = "SF2C_VPN_IDENTITY";
+/// Environment variable overriding `listeners.max_connections`.
+pub const ENV_MAX_CONNECTIONS: &str = "SF2C_VPN_MAX_CONNECTIONS";
+/// Environment variable overriding `listeners.header_read_timeout_seconds`.
+pub const ENV_HEADER_READ_TIMEOUT: &str = "SF2C_VPN_HEADER_READ_TIMEOUT_SECONDS";
+/// Environment variable overriding `listeners.idle_timeout_seconds`.
+pub const ENV_IDLE_TIMEOUT: &str = "SF2C_VPN_IDLE_TIMEOUT_SECONDS";
 
 /// How logs are written (`log_format` in the file, `--log-format` on the command line).
 pub use service_log::LogFormat;
@@ -73,6 +80,8 @@ pub struct Config {
     pub warnings_max_age_days: u64,
     /// Most warning rows kept, the oldest going first; 0 lifts the bound.
     pub warnings_max_rows: u64,
+    /// Connection limits and timeouts of each of the two listeners (`[listeners]`).
+    pub listeners: ListenerSettings,
 }
 
 /// The VPN hub devices tunnel to (`[wireguard]`), used by `vpn-centre wireguard`.
@@ -111,6 +120,7 @@ impl Default for Config {
             identity: "admin".into(),
             warnings_max_age_days: 30,
             warnings_max_rows: crate::warnings_retention::DEFAULT_MAX_ROWS,
+            listeners: ListenerSettings::default(),
         }
     }
 }
@@ -181,6 +191,24 @@ impl Config {
         if let Some(value) = env(ENV_IDENTITY) {
             config.identity = value;
         }
+        let number = |name: &'static str| -> Result<Option<u64>, ConfigError> {
+            env(name)
+                .map(|v| {
+                    v.parse().map_err(|_| {
+                        ConfigError::Invalid(format!("{name}={v:?} is not a whole number"))
+                    })
+                })
+                .transpose()
+        };
+        if let Some(n) = number(ENV_MAX_CONNECTIONS)? {
+            config.listeners.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(n) = number(ENV_HEADER_READ_TIMEOUT)? {
+            config.listeners.header_read_timeout_seconds = n;
+        }
+        if let Some(n) = number(ENV_IDLE_TIMEOUT)? {
+            config.listeners.idle_timeout_seconds = n;
+        }
         Ok(config)
     }
 
@@ -198,6 +226,7 @@ impl Config {
                     .into(),
             ));
         }
+        self.listeners.check().map_err(ConfigError::Invalid)?;
         if self.cert_validity_days == 0 || self.crl_sync_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "cert_validity_days and crl_sync_seconds must be at least 1".into(),
@@ -262,6 +291,8 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tls_listener::ListenerLimits;
+    use std::time::Duration;
 
     #[test]
     fn environment_overrides_file() {
@@ -359,6 +390,38 @@ mod tests {
         std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n").unwrap();
         let err = Config::load(Some(&file), |_| None).unwrap_err();
         assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+    }
+
+    #[test]
+    fn listener_limits_come_from_file_and_environment() {
+        assert_eq!(
+            Config::default().listeners.limits(),
+            ListenerLimits::default()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("centre.toml");
+        std::fs::write(
+            &file,
+            "[listeners]\nmax_connections = 7\ntls_handshake_timeout_seconds = 3\n",
+        )
+        .unwrap();
+        let env = |k: &str| match k {
+            ENV_IDLE_TIMEOUT => Some("90".to_string()),
+            ENV_HEADER_READ_TIMEOUT => Some("4".to_string()),
+            _ => None,
+        };
+        let limits = Config::load(Some(&file), env).unwrap().listeners.limits();
+        assert_eq!(limits.max_connections, 7);
+        assert_eq!(limits.tls_handshake_timeout, Duration::from_secs(3));
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(4));
+        assert_eq!(limits.idle_timeout, Duration::from_secs(90));
+
+        let env = |k: &str| (k == ENV_MAX_CONNECTIONS).then(|| "many".to_string());
+        let err = Config::load(None, env).unwrap_err();
+        assert!(err.to_string().contains(ENV_MAX_CONNECTIONS), "{err}");
+        let env = |k: &str| (k == ENV_MAX_CONNECTIONS).then(|| "0".to_string());
+        let zero = Config::load(None, env).unwrap();
+        assert!(matches!(zero.check(), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod enforcement;
 pub mod enrol_api;
 pub mod fabric_registry;
 pub mod http;
+pub mod idle;
 pub mod ledger_bridge;
 pub mod ledger_follower;
 pub mod metrics;

@@ -24,7 +24,7 @@ use vpn_centre::ledger_follower::LedgerFollower;
 use vpn_centre::metrics::Metrics;
 use vpn_centre::pki::{CENTRE_SERVICE, CentrePki};
 use vpn_centre::registry::RegistryView;
-use vpn_centre::tls_listener::serve_tls;
+use vpn_centre::tls_listener as listener;
 use vpn_centre::{WarningClient, WarningFilter, WarningsStore};
 
 #[derive(Parser)]
@@ -73,6 +73,10 @@ enum Command {
         /// Identity to sign with: admin (default), client, or an MSP folder of the organisation.
         #[arg(long)]
         identity: Option<String>,
+        /// Most connections open at once on each listener (overrides config file and
+        /// SF2C_VPN_MAX_CONNECTIONS).
+        #[arg(long)]
+        max_connections: Option<usize>,
     },
     /// Manage the operators who may log in to the dashboard.
     Operator {
@@ -164,6 +168,7 @@ async fn main() -> anyhow::Result<()> {
             network,
             org,
             identity,
+            max_connections,
         } => {
             let mut settings = Config::load(config.as_deref(), |k| std::env::var(k).ok())?;
             if let Some(l) = listen {
@@ -190,6 +195,9 @@ async fn main() -> anyhow::Result<()> {
             }
             if let Some(i) = identity {
                 settings.identity = i;
+            }
+            if let Some(n) = max_connections {
+                settings.listeners.max_connections = n;
             }
             settings.check()?;
             service_log::init(settings.log_format);
@@ -320,7 +328,7 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
         Some(pki.clone()),
         settings.autoban,
     ));
-    let warnings = AppState::authenticated(store, metrics, enforcement);
+    let warnings = AppState::authenticated(store, metrics.clone(), enforcement);
     let operator_app = app::operator_router(dashboard, warnings.clone());
     let validator_app = app::validator_router(warnings, settings.body_limit_bytes);
 
@@ -350,34 +358,30 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
 
-    let operators_task = if settings.insecure_dev_cookies {
-        let app = operator_app.into_make_service_with_connect_info::<SocketAddr>();
-        let shutdown = until_stopped(stopped.clone());
+    let limits = settings.listeners.limits();
+    let operator_tls = if settings.insecure_dev_cookies {
         println!("vpn-centre listening on http://{operator_addr}");
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(operator_listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "operators' listener failed");
-            }
-        })
+        None
     } else {
-        let config = tls_server_config(&own.cert_pem, &own.key_pem)?;
         println!("vpn-centre listening on https://{operator_addr}");
-        tokio::spawn(serve_tls(
-            operator_listener,
-            Arc::new(config),
-            operator_app,
-            until_stopped(stopped.clone()),
-        ))
+        Some(Arc::new(tls_server_config(&own.cert_pem, &own.key_pem)?))
     };
+    let operators_task = tokio::spawn(listener::serve(
+        operator_listener,
+        operator_tls,
+        operator_app,
+        limits,
+        Some(metrics.clone()),
+        until_stopped(stopped.clone()),
+    ));
     // Printed on stdout so scripts started with port 0 can learn the real ports.
     println!("vpn-centre validators on https://{mtls_addr}");
-    let validators_task = tokio::spawn(serve_tls(
+    let validators_task = tokio::spawn(listener::serve(
         mtls_listener,
-        Arc::new(mtls_config),
+        Some(Arc::new(mtls_config)),
         validator_app,
+        limits,
+        Some(metrics),
         until_stopped(stopped.clone()),
     ));
     let sync = pki.spawn_crl_sync(Duration::from_secs(settings.crl_sync_seconds));

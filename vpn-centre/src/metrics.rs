@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Metrics {
     received_by_code: Mutex<BTreeMap<i32, u64>>,
     refused_submissions: AtomicU64,
+    refused_connections: AtomicU64,
 }
 
 impl Metrics {
@@ -27,6 +28,11 @@ impl Metrics {
     /// Counts a POST that was refused as bad input (nothing stored).
     pub fn record_refused_submission(&self) {
         self.refused_submissions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection closed at once because its listener was at its connection limit.
+    pub fn record_refused_connection(&self) {
+        self.refused_connections.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The exposition text, with the current number of stored warnings as a gauge.
@@ -51,6 +57,13 @@ impl Metrics {
             out,
             "sf2c_vpn_warning_submissions_refused_total {}",
             self.refused_submissions.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP sf2c_vpn_connections_refused_total Connections closed at once: listener at its connection limit.\n");
+        out.push_str("# TYPE sf2c_vpn_connections_refused_total counter\n");
+        let _ = writeln!(
+            out,
+            "sf2c_vpn_connections_refused_total {}",
+            self.refused_connections.load(Ordering::Relaxed)
         );
         out.push_str("# HELP sf2c_vpn_warnings_stored Warnings currently in the store.\n");
         out.push_str("# TYPE sf2c_vpn_warnings_stored gauge\n");
