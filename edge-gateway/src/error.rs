@@ -62,6 +62,13 @@ pub enum GatewayError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "device {device} is banned on the registry (validator {validator} answered 1003); not sending until restarted after an unban; queued messages stay on disk"
+    )]
+    Banned {
+        device: uuid::Uuid,
+        validator: String,
+    },
     #[error("a background task stopped unexpectedly: {0}")]
     Task(String),
 }

@@ -25,6 +25,14 @@ use crate::transport::ValidatorClient;
 /// Readings buffered between the sensor and the signer.
 const READING_BUFFER: usize = 256;
 
+/// Why a task ended the gateway early.
+#[derive(Debug)]
+enum Stop {
+    Failed(String),
+    // The sender already logged the ban; shutting down is the intended outcome.
+    Banned,
+}
+
 /// A started gateway; call [`Gateway::shutdown`] to stop it cleanly.
 #[derive(Debug)]
 pub struct Gateway {
@@ -36,7 +44,7 @@ pub struct Gateway {
     sender: JoinHandle<Result<(), GatewayError>>,
     metrics_task: Option<JoinHandle<()>>,
     // Carries the first error of the signer or sender; a sensor reaching its end is not one.
-    fatal: mpsc::Receiver<String>,
+    fatal: mpsc::Receiver<Stop>,
 }
 
 impl Gateway {
@@ -91,6 +99,7 @@ impl Gateway {
             ),
         ));
         let opts = SenderOptions {
+            device: config.device_uuid,
             batch_size: config.batch_size,
             request_timeout: config.request_timeout(),
             backoff_min: Duration::from_millis(config.backoff_min_ms),
@@ -135,28 +144,37 @@ impl Gateway {
         Ok(())
     }
 
-    /// Runs until `stop` completes or a task fails, then shuts down.
+    /// Runs until `stop` completes or a task fails, then shuts down. A validator answering 1003
+    /// ends it with [`GatewayError::Banned`], the unsent messages still queued.
     pub async fn run_until(
         mut self,
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<(), GatewayError> {
         tokio::select! {
             _ = stop => {}
-            Some(error) = self.fatal.recv() => {
-                tracing::error!(%error, "a gateway task failed; shutting down");
-            }
+            Some(stop) = self.fatal.recv() => match stop {
+                Stop::Failed(error) => {
+                    tracing::error!(%error, "a gateway task failed; shutting down");
+                }
+                Stop::Banned => tracing::info!("stopping: the device is banned"),
+            },
         }
         self.shutdown().await
     }
 }
 
 async fn report_failure(
-    fatal: mpsc::Sender<String>,
+    fatal: mpsc::Sender<Stop>,
     task: impl std::future::Future<Output = Result<(), GatewayError>>,
 ) -> Result<(), GatewayError> {
     let result = task.await;
-    if let Err(e) = &result {
-        let _ = fatal.send(e.to_string()).await;
+    let stop = match &result {
+        Ok(()) => None,
+        Err(GatewayError::Banned { .. }) => Some(Stop::Banned),
+        Err(e) => Some(Stop::Failed(e.to_string())),
+    };
+    if let Some(stop) = stop {
+        let _ = fatal.send(stop).await;
     }
     result
 }

@@ -8,9 +8,12 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use edge_gateway::keygen::{KeygenOptions, keygen};
 use edge_gateway::sensor::ndjson::parse_line;
-use edge_gateway::{Config, Gateway};
+use edge_gateway::{Config, Gateway, GatewayError};
 use signed_message::Algorithm;
 use uuid::Uuid;
+
+/// Exit status of `run` when a validator answered 1003 (device banned on the registry).
+const EXIT_BANNED: i32 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +32,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon until SIGINT or SIGTERM.
+    ///
+    /// If a validator answers 1003 (the device is banned on the registry), the gateway logs it,
+    /// stops reading and sending, keeps every unsent message queued on disk, and exits with
+    /// status 3; start it again after the device is unbanned. (Do not restart on status 3, e.g.
+    /// systemd's RestartPreventExitStatus=3.) A refused TLS handshake (revoked certificate) is
+    /// retried with backoff instead.
     Run {
         #[command(flatten)]
         common: CommonFlags,
@@ -102,6 +111,14 @@ fn main() -> anyhow::Result<()> {
     let result = runtime.block_on(dispatch(cli.command));
     // A stdin read may still block a worker thread; do not wait for it.
     runtime.shutdown_timeout(Duration::from_millis(500));
+    let banned = result
+        .as_ref()
+        .err()
+        .and_then(|e| e.downcast_ref::<GatewayError>());
+    if let Some(GatewayError::Banned { .. }) = banned {
+        // Already logged by the sender; the distinct status tells supervisors not to restart.
+        std::process::exit(EXIT_BANNED);
+    }
     result
 }
 

@@ -5,9 +5,10 @@ use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use axum::Router;
+use axum::http::StatusCode;
 use axum::routing::get;
 
 use crate::error::GatewayError;
@@ -25,6 +26,8 @@ pub struct Metrics {
     pub failovers: AtomicU64,
     pub queue_depth: AtomicU64,
     pub current_validator: AtomicUsize,
+    /// Set when a validator answered 1003: the gateway stopped sending.
+    pub banned: AtomicBool,
     refused: Mutex<BTreeMap<i64, u64>>,
     validators: Vec<String>,
 }
@@ -112,6 +115,17 @@ impl Metrics {
         );
         metric(
             &mut out,
+            "banned",
+            "1 when a validator answered 1003 (device banned) and sending stopped.",
+            "gauge",
+        );
+        let _ = writeln!(
+            out,
+            "edge_gateway_banned {}",
+            u8::from(self.banned.load(Relaxed))
+        );
+        metric(
+            &mut out,
             "current_validator",
             "1 for the validator messages go to now.",
             "gauge",
@@ -146,6 +160,7 @@ pub async fn serve(
     };
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(err)?;
     let bound = listener.local_addr().map_err(err)?;
+    let health = Arc::clone(&metrics);
     let app = Router::new()
         .route(
             "/metrics",
@@ -154,7 +169,19 @@ pub async fn serve(
                 async move { ([("content-type", "text/plain; version=0.0.4")], m.render()) }
             }),
         )
-        .route("/health", get(|| async { "ok\n" }));
+        .route(
+            "/health",
+            get(move || {
+                let banned = health.banned.load(Relaxed);
+                async move {
+                    if banned {
+                        (StatusCode::SERVICE_UNAVAILABLE, "banned\n")
+                    } else {
+                        (StatusCode::OK, "ok\n")
+                    }
+                }
+            }),
+        );
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { shutdown.recv().await })
@@ -178,7 +205,10 @@ mod tests {
         m.refused(1003);
         m.refused(1005);
         m.current_validator.store(1, Relaxed);
+        assert!(m.render().contains("edge_gateway_banned 0\n"));
+        m.banned.store(true, Relaxed);
         let text = m.render();
+        assert!(text.contains("edge_gateway_banned 1\n"), "{text}");
         assert!(text.contains("edge_gateway_delivered_total 3\n"), "{text}");
         assert!(
             text.contains("edge_gateway_refused_total{code=\"1003\"} 2\n"),

@@ -11,6 +11,9 @@ pub const METHOD: &str = "telemetry.submit";
 /// Replay or stale timestamp: the validator already has this message.
 pub const CODE_REPLAY: i64 = 1005;
 
+/// The device is banned on the registry: the sender stops, keeping its queue.
+pub const CODE_BANNED: i64 = 1003;
+
 /// Codes that will never succeed on a resend: unknown device, not a gateway, banned,
 /// signature invalid, oversized, malformed, certificate does not match the device.
 pub const PERMANENT_CODES: [i64; 7] = [1001, 1002, 1003, 1004, 1006, 1007, 1008];

@@ -1,8 +1,10 @@
 //! Delivers queued messages in order to the current validator, failing over and backing off.
 //!
 //! A message leaves the queue only when a validator settled it: accepted, refused for good
-//! (codes 1001-1004, 1006-1008: logged and counted) or reported as a replay (1005: it was
+//! (codes 1001, 1002, 1004, 1006-1008: logged and counted) or reported as a replay (1005: it was
 //! already delivered). Anything else keeps it queued and moves on to the next validator.
+//! A 1003 (device banned) stops the sender with every unsent message still queued: resending
+//! cannot succeed until an unban, and each refusal would be one more warning at the centre.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use disk_queue::DiskQueue;
 use tokio::sync::Notify;
+use uuid::Uuid;
 
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
@@ -24,6 +27,8 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// Sender settings.
 #[derive(Debug, Clone)]
 pub struct SenderOptions {
+    /// The device whose messages are sent; named when the registry refuses it.
+    pub device: Uuid,
     pub batch_size: usize,
     pub request_timeout: Duration,
     pub backoff_min: Duration,
@@ -52,6 +57,8 @@ enum Attempt {
     Progress,
     /// No validator settled anything; back off.
     AllFailed,
+    /// The validator at this URL answered 1003: the device is banned.
+    Banned(String),
 }
 
 impl Sender {
@@ -79,6 +86,18 @@ impl Sender {
         while !shutdown.is_shutdown() {
             match self.attempt().await? {
                 Attempt::Progress => {}
+                Attempt::Banned(validator) => {
+                    self.metrics.banned.store(true, Relaxed);
+                    let device = self.opts.device;
+                    tracing::error!(
+                        %device,
+                        %validator,
+                        queued = self.metrics.queue_depth.load(Relaxed),
+                        "banned on the registry; not sending until restarted after an unban \
+                         (queued messages stay on disk)"
+                    );
+                    return Err(GatewayError::Banned { device, validator });
+                }
                 Attempt::Idle => {
                     tokio::select! {
                         _ = self.wake.notified() => {}
@@ -124,7 +143,11 @@ impl Sender {
                 });
             match answer {
                 Ok(responses) => {
-                    let settled = self.settle(&batch, &responses).await?;
+                    let (settled, banned) = self.settle(&batch, &responses).await?;
+                    if banned {
+                        let url = self.validators[self.current].url().to_string();
+                        return Ok(Attempt::Banned(url));
+                    }
                     if settled > 0 {
                         self.backoff = self.opts.backoff_min;
                         self.batch_limit = self.opts.batch_size;
@@ -142,16 +165,23 @@ impl Sender {
         Ok(Attempt::AllFailed)
     }
 
-    /// Acknowledges the longest settled prefix of `batch`; returns how many were settled.
+    /// Acknowledges the longest settled prefix of `batch`; returns how many were settled and
+    /// whether the prefix ended at a 1003 (that message and the rest stay queued).
     async fn settle(
         &mut self,
         batch: &[(u64, QueuedMessage)],
         responses: &std::collections::HashMap<u64, rpc::Response>,
-    ) -> Result<usize, GatewayError> {
+    ) -> Result<(usize, bool), GatewayError> {
         let mut settled = 0;
         let mut last_id = None;
+        let mut banned = false;
         for (id, msg) in batch {
             match rpc::classify(responses.get(id)) {
+                Outcome::Refused { code, .. } if code == rpc::CODE_BANNED => {
+                    self.metrics.refused(code);
+                    banned = true;
+                    break;
+                }
                 Outcome::Delivered => {
                     self.metrics.delivered.fetch_add(1, Relaxed);
                 }
@@ -180,7 +210,7 @@ impl Sender {
             .await??;
             self.metrics.queue_depth.store(depth, Relaxed);
         }
-        Ok(settled)
+        Ok((settled, banned))
     }
 
     fn fail_over(&mut self) {

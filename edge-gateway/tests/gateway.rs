@@ -1,4 +1,5 @@
-//! The gateway in-process against the validator test double: signing, failover, refusals, bad input.
+//! The gateway in-process against the validator test double: signing, failover, refusals, a ban,
+//! bad input.
 
 mod common;
 
@@ -190,10 +191,10 @@ async fn permanent_refusals_are_dropped_and_counted_and_the_rest_delivered_in_or
     let input = device.path("readings.ndjson");
     let lines = vec![
         r#"{"n": 0}"#.to_string(),
-        r#"{"n": 1, "refuse_code": 1003}"#.into(),
+        r#"{"n": 1, "refuse_code": 1001}"#.into(),
         r#"{"n": 2}"#.into(),
         r#"{"n": 3, "refuse_code": 1007}"#.into(),
-        r#"{"n": 4, "refuse_code": 1003}"#.into(),
+        r#"{"n": 4, "refuse_code": 1001}"#.into(),
         r#"{"n": 5}"#.into(),
         r#"{"n": 6, "refuse_code": 1005}"#.into(),
         r#"{"n": 7}"#.into(),
@@ -215,7 +216,7 @@ async fn permanent_refusals_are_dropped_and_counted_and_the_rest_delivered_in_or
         .collect();
     assert_eq!(ns, vec![0, 2, 5, 7]);
     assert_eq!(m.delivered.load(Relaxed), 4);
-    assert_eq!(m.refused_count(1003), 2);
+    assert_eq!(m.refused_count(1001), 2);
     assert_eq!(m.refused_count(1007), 1);
     assert_eq!(m.refused_count(1005), 1);
     // Each refused message was sent once: dropping it did not loop.
@@ -254,13 +255,76 @@ async fn a_transient_error_keeps_the_message_queued_until_a_validator_takes_it()
 
 /// A minimal HTTP/1.1 GET of /metrics over plain TCP.
 async fn scrape(addr: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
+    let out = get(addr, "/metrics").await;
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     out
+}
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_1003_stops_sending_keeps_the_rest_queued_and_health_says_banned() {
+    let pki = TestPki::new();
+    let device = TestDevice::new(&pki, Algorithm::EdDSA);
+    let double = ValidatorDouble::start(&pki, &device.enrolment.public_key).await;
+    let input = device.path("readings.ndjson");
+    let lines = vec![
+        r#"{"n": 0}"#.to_string(),
+        r#"{"n": 1, "refuse_code": 1003}"#.into(),
+        r#"{"n": 2}"#.into(),
+        r#"{"n": 3}"#.into(),
+    ];
+    write_lines(&input, &lines);
+    let mut config =
+        load(&device.write_config("gw.toml", std::slice::from_ref(&double.url), &input));
+    config.metrics_listen = Some("127.0.0.1:0".into());
+    // One message a request: the double, unlike a validator, would accept the rest of a batch.
+    config.batch_size = 1;
+    let gateway = Gateway::start(&config).await.unwrap();
+    let m = std::sync::Arc::clone(gateway.metrics());
+    wait_for(
+        Duration::from_secs(20),
+        "banned with every reading signed",
+        || m.banned.load(Relaxed) && m.signed.load(Relaxed) == 4,
+    )
+    .await;
+    let health = get(gateway.metrics_addr().unwrap(), "/health").await;
+    assert!(health.starts_with("HTTP/1.1 503"), "{health}");
+    assert!(health.ends_with("banned\n"), "{health}");
+    // Nothing is sent after the 1003, even with time to retry.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let err = gateway.shutdown().await.unwrap_err();
+    assert!(matches!(err, GatewayError::Banned { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&device.enrolment.uuid.to_string()),
+        "{err}"
+    );
+
+    let ns: Vec<i64> = double
+        .accepted()
+        .iter()
+        .map(|a| number(&a.data["n"]))
+        .collect();
+    assert_eq!(ns, vec![0], "only the reading before the ban is delivered");
+    assert_eq!(
+        double.refused().len(),
+        1,
+        "the refused message was not resent"
+    );
+    assert_eq!(m.refused_count(1003), 1);
+    let queue: disk_queue::DiskQueue<edge_gateway::signer::QueuedMessage> =
+        disk_queue::DiskQueue::open(&config.queue_path).unwrap();
+    assert_eq!(
+        queue.len().unwrap(),
+        3,
+        "the refused reading and the rest stay queued"
+    );
 }

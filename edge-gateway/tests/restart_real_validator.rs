@@ -1,6 +1,7 @@
 //! The real `edge-gateway run` process against the real fog validator (mutual TLS with certificates
 //! from the VPN Centre's CA) and the real cloud sink on SQLite: messages queued while no validator
-//! was reachable survive a SIGTERM and reach the sink exactly once after the restart.
+//! was reachable survive a SIGTERM and reach the sink exactly once after the restart; a banned
+//! gateway stops at the first 1003 with its messages still queued while an honest one goes on.
 
 mod common;
 
@@ -211,5 +212,112 @@ async fn a_gateway_restarted_with_a_queue_delivers_each_message_once_through_the
         seqs[0],
         seqs[seqs.len() - 1]
     );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_banned_gateway_stops_at_the_first_1003_keeping_its_queue_while_an_honest_one_sends() {
+    const READINGS: i64 = 6;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = CentrePki::start(dir.path()).await;
+    let sink = SqliteSink::start(&dir.path().join("sink.db")).await;
+    let honest = TestDevice::new(Algorithm::ES256, NodeType::Gateway);
+    let banned = TestDevice::new(Algorithm::ES256, NodeType::Gateway);
+    let banned_record = banned.with_record(|r| r.banned = true);
+    let source = Arc::new(StaticRegistrySource::new(vec![
+        honest.record.clone(),
+        banned_record,
+    ]));
+    let validator_addr = free_addr();
+    let running = start_validator(&pki, dir.path(), validator_addr, &sink.url, source).await;
+    let validator = running.validator.clone();
+
+    let banned_files = GatewayFiles::new(&dir.path().join("banned"), &pki, &banned, validator_addr);
+    let banned_config = banned_files.config("run", 0..READINGS, free_addr());
+    let log_path = dir.path().join("banned.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_edge-gateway"))
+        .args(["run", "--config"])
+        .arg(&banned_config)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut banned_gateway = ChildGuard(Some(child));
+
+    let honest_files = GatewayFiles::new(&dir.path().join("honest"), &pki, &honest, validator_addr);
+    // A weather sensor reads on and on, so the honest gateway is still sending after the ban.
+    let honest_config = honest_files.dir.join("weather.toml");
+    let text = format!(
+        "{}[sensor]\nkind = \"weather\"\ninterval_ms = 100\n",
+        honest_files.toml
+    );
+    std::fs::write(&honest_config, text).unwrap();
+    let honest_gateway = run_gateway(&honest_config);
+
+    let mut status = None;
+    wait_for(
+        Duration::from_secs(20),
+        "the banned gateway to exit",
+        || {
+            status = banned_gateway.0.as_mut().unwrap().try_wait().unwrap();
+            status.is_some()
+        },
+    )
+    .await;
+    assert_eq!(
+        status.unwrap().code(),
+        Some(3),
+        "exit status of a banned gateway"
+    );
+    let refusals = validator.metrics.refused_count(fog_validator::code::BANNED);
+    assert!(
+        (1..=4).contains(&refusals),
+        "one batch (at most 4) refused with 1003, got {refusals}"
+    );
+    // Nothing was dropped: the queue still starts at the first seq and has no gap.
+    let queue = DiskQueue::<QueuedMessage>::open(&banned_files.queue()).unwrap();
+    let left: Vec<u64> = queue
+        .peek(100)
+        .unwrap()
+        .iter()
+        .map(|(_, m)| m.seq)
+        .collect();
+    assert!(!left.is_empty(), "the unsent messages stay queued");
+    assert!(left.windows(2).all(|w| w[1] == w[0] + 1), "gap in {left:?}");
+    assert!(sink.rows(&banned.uuid).await.is_empty());
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.contains("banned on the registry; not sending until restarted after an unban")
+        })
+        .collect();
+    assert_eq!(errors.len(), 1, "one clear error, got:\n{text}");
+    assert!(errors[0].contains(&banned.uuid), "{}", errors[0]);
+    assert!(
+        errors[0].contains(&validator_addr.to_string()),
+        "{}",
+        errors[0]
+    );
+
+    // The honest gateway is unaffected and keeps sending readings taken after the ban.
+    let before = validator.metrics.accepted.load(Ordering::SeqCst);
+    wait_for(Duration::from_secs(20), "honest readings accepted", || {
+        validator.metrics.accepted.load(Ordering::SeqCst) >= before + 3
+    })
+    .await;
+    wait_for(Duration::from_secs(10), "honest rows stored", || {
+        validator.forwarder.depth() == 0
+    })
+    .await;
+    assert!(sink.rows(&honest.uuid).await.len() as u64 >= before + 3);
+    assert!(
+        honest_gateway.terminate().await,
+        "honest gateway did not exit cleanly"
+    );
+    println!("banned gateway exited 3 after {refusals} refusal(s) with seqs {left:?} still queued");
     running.shutdown().await;
 }
