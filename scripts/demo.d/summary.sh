@@ -3,7 +3,8 @@
 # and the VPN Centre's warnings (both read over mutual TLS with the demo's operator-tools
 # certificate). Needs BIN, VALIDATOR_OPS (array "name port"), SINK_URL, CENTRE_MTLS_URL, TOOLS.
 
-# validator_line NAME PORT: "fog-1 accepted=12 refused: 1004=3" from the validator's metrics.
+# validator_line NAME PORT: "fog-1 accepted=12 refused: 1004=3 tls-refused=2" from the validator's
+# metrics (tls-refused: handshakes refused plus live connections closed, e.g. after a revocation).
 validator_line() {
   local name=$1 port=$2 metrics
   if ! metrics=$(curl -fsS --max-time 2 "http://127.0.0.1:$port/metrics" 2>/dev/null); then
@@ -16,7 +17,9 @@ validator_line() {
       match($0, /code="[^"]*"/); code = substr($0, RSTART + 6, RLENGTH - 7)
       refused = refused " " code "=" $2
     }
-    END { printf "  %-6s accepted=%d refused:%s\n", name, accepted, (refused == "" ? " none" : refused) }
+    /^fog_validator_tls_handshake_failures_total / { tls += $2 }
+    /^fog_validator_revoked_connections_closed_total / { tls += $2 }
+    END { printf "  %-6s accepted=%d refused:%s tls-refused=%d\n", name, accepted, (refused == "" ? " none" : refused), tls }
   ' <<<"$metrics"
 }
 
@@ -70,4 +73,10 @@ print_totals() {
   rows=$(sink_rows) || rows="?"
   [ "$accepted" = "$rows" ] && verdict=yes
   echo "  accepted messages=$accepted  sink rows=$rows  every accepted message stored: $verdict"
+}
+
+# device_rows UUID: rows the sink holds for one device.
+device_rows() {
+  "$BIN/cloud-sink" counts --sink "$SINK_URL" --ca "$TOOLS/ca.pem" --cert "$TOOLS/cert.pem" \
+    --key "$TOOLS/key.pem" 2>/dev/null | jq -er --arg d "$1" '[.devices[] | select(.device == $d) | .rows] | add // 0'
 }
