@@ -145,31 +145,14 @@ pub fn load_signing_key(path: &Path, alg: Option<&str>) -> Result<SigningKey, Ga
 
 /// Tightens a key file other users can read to 0600, warning loudly (the key may be exposed).
 pub(crate) fn ensure_private(path: &Path, what: &'static str) -> Result<(), GatewayError> {
-    let meta = std::fs::metadata(path).map_err(|source| GatewayError::ReadFile {
-        what,
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 == 0 {
-        return Ok(());
-    }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700)).map_err(
-        |source| GatewayError::KeyExposed {
-            path: path.to_path_buf(),
-            mode,
-            source,
-        },
-    )?;
-    let message = format!(
-        "WARNING: {what} {} had mode {mode:03o} (readable by other users); its mode is now {:03o}. \
-         Create key files with `chmod 600` and treat this key as possibly exposed.",
-        path.display(),
-        mode & 0o700
-    );
-    tracing::warn!("{message}");
-    eprintln!("{message}");
-    Ok(())
+    key_file::ensure_private(path).map_err(|e| match e {
+        key_file::KeyFileError::Io { path, source, .. } => {
+            GatewayError::ReadFile { what, path, source }
+        }
+        key_file::KeyFileError::Exposed { path, mode, source } => {
+            GatewayError::KeyExposed { path, mode, source }
+        }
+    })
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), GatewayError> {

@@ -10,7 +10,6 @@ pub mod crl_refresher;
 pub mod db;
 pub mod enrol;
 pub mod ip_pool;
-pub mod key_file;
 pub mod ledger;
 pub mod mtls;
 pub mod revocation;
@@ -24,6 +23,7 @@ pub use crl_refresher::{CrlFetchError, CrlRefresher, fetch_crl};
 pub use db::{DbError, open_database};
 pub use enrol::{EnrolError, EnrolRequest, Enrolled, Enroller, EnrolmentConfig};
 pub use ip_pool::{IpLease, IpPool, PoolError};
+// The one key-file rule, shared with the edge gateway (which does not depend on the PKI).
 pub use key_file::{KeyFileError, ensure_private, read_private_key, write_private_key};
 pub use ledger::{LedgerError, RegistryLedger};
 pub use mtls::{CrlClientVerifier, MtlsError, certificate_serial, client_config, server_config};
