@@ -94,7 +94,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/sf2c-fabric-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$BIN.new"
 rm -f "$BIN.new"/*
-export GOFLAGS=-mod=vendor GOPROXY=off GOTOOLCHAIN=local GOCACHE=${GOCACHE:-$FABRIC_HOME/go-build-cache}
+# Go's build cache (0.6 GB) is only worth keeping for a rebuild: unless GOCACHE is set it lives
+# in the work folder and goes with it; earlier installs kept it in the cache folder.
+rm -rf "$FABRIC_HOME/go-build-cache"
+export GOFLAGS=-mod=vendor GOPROXY=off GOTOOLCHAIN=local GOCACHE=${GOCACHE:-$work/go-build-cache}
 
 # build NAME ARCHIVE LDFLAGS CMD...: unpack one archive and build its commands one by one.
 build() {
