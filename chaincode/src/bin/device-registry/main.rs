@@ -4,6 +4,7 @@
 mod peer_ledger;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use anyhow::Context;
 use chaincode_shim::{Contract, Response, ShimConfig, Stub, TlsFiles, failure, success};
 use clap::{Parser, Subcommand};
 use device_registry::Members;
+use runtime::{LogArgs, LogFormat, Logging, Shutdown};
 use tokio::net::TcpListener;
 
 use peer_ledger::PeerLedger;
@@ -22,9 +24,8 @@ use peer_ledger::PeerLedger;
     about = "The SF2C-BC device registry chaincode"
 )]
 struct Cli {
-    /// Log as JSON lines instead of text.
-    #[arg(long, global = true, env = "LOG_JSON")]
-    log_json: bool,
+    #[command(flatten)]
+    log: LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -98,34 +99,7 @@ impl Contract for RegistryContract {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
-}
-
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<()> {
     if args.package_id.trim().is_empty() {
         anyhow::bail!(
             "--package-id (CHAINCODE_ID) is empty; give the ID `peer lifecycle chaincode install` printed"
@@ -169,7 +143,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(RegistryContract { members }),
         listener,
         tls.as_ref(),
-        shutdown_signal(),
+        shutdown.wait_owned(),
     )
     .await
     .context("chaincode server failed")?;
@@ -177,11 +151,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    service_log::init_plain_unless_terminal(service_log::LogFormat::json_if(cli.log_json));
+    // The peer's tooling collects stderr into files: colour codes only on a terminal.
+    let logging = Logging::plain_unless_terminal(cli.log.format_or(LogFormat::Human));
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => runtime::serve(Some(logging), |shutdown| serve(args, shutdown)),
     }
 }
