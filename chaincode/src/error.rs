@@ -39,7 +39,8 @@ pub enum ContractError {
     Denied(#[from] AccessError),
     #[error("device {uuid} is already registered; use UpdateDevice to change it")]
     AlreadyRegistered { uuid: String },
-    #[error("device {uuid} is not registered")]
+    // Clients recognise this refusal by its text, built in `device-record` for both sides.
+    #[error("{}", device_record::contract::not_registered(.uuid))]
     NotFound { uuid: String },
     #[error("virtual IP {ip} is already assigned to device {holder}; choose a free address")]
     VirtualIpTaken { ip: String, holder: String },

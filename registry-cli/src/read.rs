@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use device_record::DeviceRecord;
-use device_registry::contract::{DeviceFilter, DevicePage, DevicePolicy, HistoryEntry};
+use device_record::contract::{DeviceFilter, DevicePage, DevicePolicy, HistoryEntry};
 use fabric_client::Contract;
 
 use crate::cli::ListArgs;

@@ -1,24 +1,12 @@
 //! GetDeviceHistory(uuid): every committed change of a device, oldest first: the audit trail.
 
-use device_record::DeviceRecord;
-use serde::{Deserialize, Serialize};
+use device_record::contract::HistoryEntry;
 
 use super::args::Args;
 use super::store;
 use crate::error::ContractError;
 use crate::keys;
 use crate::ledger::Ledger;
-
-/// One change of a device record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryEntry {
-    pub tx_id: String,
-    /// RFC 3339 UTC time of the transaction.
-    pub timestamp: String,
-    pub is_delete: bool,
-    /// The record written; `None` for a delete.
-    pub record: Option<DeviceRecord>,
-}
 
 pub(crate) fn device_history(
     ledger: &impl Ledger,

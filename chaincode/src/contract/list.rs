@@ -3,8 +3,7 @@
 //! With a filter, one call reads at most `SCAN_FACTOR * page_size` records, so a page may hold
 //! fewer than `page_size` matches while `bookmark` is non-empty: keep calling until it is empty.
 
-use device_record::{DeviceRecord, NodeType};
-use serde::{Deserialize, Serialize};
+use device_record::contract::{DeviceFilter, DevicePage, MAX_PAGE_SIZE};
 
 use super::args::Args;
 use super::store;
@@ -12,37 +11,8 @@ use crate::error::ContractError;
 use crate::keys;
 use crate::ledger::Ledger;
 
-/// Largest page a caller may ask for.
-pub const MAX_PAGE_SIZE: u32 = 1000;
 /// How many records one filtered call may read per requested record.
 const SCAN_FACTOR: usize = 10;
-
-/// Optional conditions a listed record must meet.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeviceFilter {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_type: Option<NodeType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub banned: Option<bool>,
-}
-
-impl DeviceFilter {
-    fn matches(&self, record: &DeviceRecord) -> bool {
-        self.node_type.is_none_or(|t| t == record.node_type)
-            && self.banned.is_none_or(|b| b == record.banned)
-    }
-}
-
-/// The response of ListDevices.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DevicePage {
-    pub records: Vec<DeviceRecord>,
-    /// Pass to the next call; empty when the listing is complete.
-    pub bookmark: String,
-    /// Ledger records read to build this page (before filtering).
-    pub fetched: usize,
-}
 
 pub(crate) fn list_devices(
     ledger: &impl Ledger,

@@ -1,6 +1,6 @@
 //! GetDevicePolicy(uuid): the key-level endorsement policies committed on a device's keys, in Fabric's policy language, so anyone can check who must endorse its changes.
 
-use serde::{Deserialize, Serialize};
+use device_record::contract::DevicePolicy;
 
 use super::args::Args;
 use super::store;
@@ -8,19 +8,6 @@ use crate::error::ContractError;
 use crate::keys;
 use crate::ledger::Ledger;
 use crate::policy;
-
-/// The response of GetDevicePolicy.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DevicePolicy {
-    pub uuid: String,
-    pub owner_msp: String,
-    pub virtual_ip: String,
-    /// Policy on the record's key, e.g. `AND('Org1MSP.peer', 'Org2MSP.peer')`; `None` when the key
-    /// has none (the chaincode's policy applies).
-    pub device_key_policy: Option<String>,
-    /// Policy on the virtual-IP index key.
-    pub virtual_ip_key_policy: Option<String>,
-}
 
 pub(crate) fn device_policy(
     ledger: &impl Ledger,

@@ -1,5 +1,6 @@
 //! The device record kept by the registry chaincode, and the rules every component uses to validate it.
 
+pub mod contract;
 pub mod event;
 pub mod pem;
 pub mod public_key;

@@ -1,4 +1,4 @@
-//! Wire types of the sink's HTTP API, shared with the validators that feed it.
+//! Wire types of the sink's HTTP API, shared by the sink and the validators that feed it.
 
 use serde::{Deserialize, Serialize};
 

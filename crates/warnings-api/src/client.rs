@@ -2,7 +2,7 @@
 //!
 //! Plain `http://` goes through hyper-util's pooled client; `https://` (the centre's mutual-TLS
 //! listener) opens one rustls connection per call presenting the caller's certificate, see
-//! [`crate::tls_client`].
+//! [`crate::tls`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +16,10 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::http::{CountBody, ErrorBody};
+use crate::answer::{CountBody, ErrorBody};
+use crate::enrol::{EnrolAnswer, EnrolBody};
+use crate::query::{WarningFilter, WarningPage, filter_query, with_query};
 use crate::warning::{NewWarning, Warning};
-use crate::warnings_store::{WarningFilter, WarningPage};
 
 /// How long one request may take, connection included, unless changed.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -90,11 +91,10 @@ impl WarningClient {
     /// `https://` operator listener of the centre, trusting only `ca_pem` and presenting no
     /// certificate: what a device uses to enrol.
     pub fn with_ca(base_url: &str, ca_pem: &str) -> Result<Self, ClientError> {
-        let config =
-            crate::tls_client::trust_only(ca_pem).map_err(|reason| ClientError::BadUrl {
-                url: base_url.to_string(),
-                reason,
-            })?;
+        let config = crate::tls::trust_only(ca_pem).map_err(|reason| ClientError::BadUrl {
+            url: base_url.to_string(),
+            reason,
+        })?;
         Self::build(base_url, Some(Arc::new(config)))
     }
 
@@ -176,10 +176,7 @@ impl WarningClient {
     }
 
     /// Trades a one-time token and a key for a certificate and virtual IP (`POST /v1/enrol`).
-    pub async fn enrol(
-        &self,
-        body: &crate::enrol_api::EnrolBody,
-    ) -> Result<crate::enrol_api::EnrolAnswer, ClientError> {
+    pub async fn enrol(&self, body: &EnrolBody) -> Result<EnrolAnswer, ClientError> {
         self.call(Method::POST, "/v1/enrol", Some(body)).await
     }
 
@@ -255,7 +252,7 @@ impl WarningClient {
                         .header(header::CONTENT_TYPE, "application/json")
                         .body(Full::new(payload))
                         .map_err(bad_request)?;
-                    crate::tls_client::send(&uri, config.clone(), request)
+                    crate::tls::send(&uri, config.clone(), request)
                         .await
                         .map_err(|reason| ClientError::Unreachable {
                             url: url.clone(),
@@ -304,40 +301,52 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-fn filter_query(filter: &WarningFilter) -> Vec<String> {
-    let mut query = Vec::new();
-    if let Some(d) = &filter.device {
-        query.push(format!("device={}", encode(d)));
-    }
-    if let Some(c) = filter.code {
-        query.push(format!("code={c}"));
-    }
-    if let Some(s) = &filter.submitter {
-        query.push(format!("submitter={}", encode(s)));
-    }
-    if let Some(t) = filter.since_ms {
-        query.push(format!("since={t}"));
-    }
-    query
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn with_query(path: &str, query: &[String]) -> String {
-    if query.is_empty() {
-        path.to_string()
-    } else {
-        format!("{path}?{}", query.join("&"))
-    }
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+    #[test]
+    fn refuses_urls_it_cannot_use() {
+        for url in [
+            "127.0.0.1:7300",
+            "ftp://127.0.0.1:7300",
+            "http://",
+            "not a url",
+        ] {
+            assert!(
+                matches!(WarningClient::new(url), Err(ClientError::BadUrl { .. })),
+                "{url} was accepted"
+            );
         }
+        // https needs a CA to trust, so a plain client must refuse it.
+        let err = WarningClient::new("https://127.0.0.1:7301").err();
+        assert!(
+            matches!(&err, Some(ClientError::BadUrl { reason, .. }) if reason.contains("with_ca")),
+            "{err:?}"
+        );
+        assert!(WarningClient::with_ca("https://127.0.0.1:7301", "no PEM here").is_err());
     }
-    out
+
+    #[test]
+    fn refusal_names_the_field() {
+        let err = ClientError::Refused {
+            status: StatusCode::BAD_REQUEST,
+            body: ErrorBody {
+                error: "reason is empty".into(),
+                field: Some("reason".into()),
+                index: None,
+            },
+        };
+        assert!(err.to_string().contains("(field `reason`)"), "{err}");
+        assert!(!err.is_retryable());
+        let busy = ClientError::Refused {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            body: ErrorBody {
+                error: "store busy".into(),
+                field: None,
+                index: None,
+            },
+        };
+        assert!(busy.is_retryable());
+    }
 }
