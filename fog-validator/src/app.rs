@@ -14,18 +14,20 @@ use crate::forwarder::{BatchPolicy, Forwarder};
 use crate::metrics::Metrics;
 use crate::outbound::{self, OutboundError};
 use crate::recent::RecentStore;
-use crate::registry::Registry;
 use crate::registry::rate_limit::TokenBucket;
 use crate::registry::source::RegistrySource;
+use crate::registry::{Registry, RegistryRules};
 use crate::replay::ReplayGuard;
 use crate::server::{self, TlsError};
-use crate::shutdown::{self, Shutdown, ShutdownTrigger};
+use crate::shutdown::{self, ShutdownTrigger};
 use crate::validator::Validator;
 use crate::warnings::{self, WarningReporter};
 
 /// Why a validator could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("data directory {path} cannot be created: {source}")]
     DataDir {
         path: std::path::PathBuf,
@@ -84,6 +86,7 @@ pub async fn start(
     config: &Config,
     source: Arc<dyn RegistrySource>,
 ) -> Result<RunningValidator, StartError> {
+    config.validate()?;
     let dir = config.data_dir.clone();
     std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir {
         path: dir.clone(),
@@ -115,7 +118,14 @@ pub async fn start(
     let registry = Arc::new(Registry::open(
         source.clone(),
         dir.clone(),
-        TokenBucket::new(config.registry.miss_burst, config.registry.miss_per_second),
+        RegistryRules {
+            miss_bucket: TokenBucket::new(
+                config.registry.miss_burst,
+                config.registry.miss_per_second,
+            ),
+            max_staleness: config.registry.max_staleness,
+            probe_interval: config.registry.probe_interval,
+        },
         metrics.clone(),
     )?);
     let replay = Arc::new(ReplayGuard::open(
@@ -131,6 +141,7 @@ pub async fn start(
             Ok(Ok((records, block))) => {
                 tracing::info!(block, devices = records.len(), "registry snapshot loaded");
                 registry.cache.load_snapshot(records, block);
+                registry.freshness.loaded(crate::validator::now_ms());
                 let registry = registry.clone();
                 if let Ok(Err(e)) =
                     tokio::task::spawn_blocking(move || registry.save_checkpoint()).await
@@ -151,12 +162,13 @@ pub async fn start(
     let validator = Arc::new(Validator {
         id: config.id.clone(),
         registry: registry.clone(),
-        replay: replay.clone(),
+        replay,
         recent: RecentStore::new(config.recent.per_device, config.recent.max_devices),
         forwarder: forwarder.clone(),
         warnings: reporter,
         metrics: metrics.clone(),
         limits: config.message_limits(),
+        crl: client_auth.as_ref().map(|a| a.verifier.clone()),
     });
 
     let (trigger, stop) = shutdown::channel();
@@ -165,17 +177,13 @@ pub async fn start(
         linger: Duration::from_millis(config.forward.linger_ms),
     };
     let workers = vec![
-        tokio::spawn(registry.follow(stop.clone())),
+        tokio::spawn(registry.clone().follow(stop.clone())),
+        tokio::spawn(registry.probe(stop.clone())),
         tokio::spawn(forwarder.run(sink, policy, stop.clone())),
         tokio::spawn(warnings::run(
             warning_rx,
             vpn,
             metrics.clone(),
-            stop.clone(),
-        )),
-        tokio::spawn(flush_replay(
-            replay,
-            Duration::from_millis(config.replay.flush_ms),
             stop.clone(),
         )),
     ];
@@ -218,28 +226,9 @@ pub async fn start(
     })
 }
 
-/// Writes accepted sequence numbers to disk every `every`, and once more at shutdown.
-async fn flush_replay(replay: Arc<ReplayGuard>, every: Duration, mut stop: Shutdown) {
-    loop {
-        let stopping = tokio::select! {
-            _ = tokio::time::sleep(every) => false,
-            _ = stop.wait() => true,
-        };
-        let guard = replay.clone();
-        match tokio::task::spawn_blocking(move || guard.flush()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "sequence numbers not persisted; retrying"),
-            Err(e) => tracing::error!(error = %e, "sequence flush task failed"),
-        }
-        if stopping {
-            return;
-        }
-    }
-}
-
 impl RunningValidator {
-    /// Stops accepting, lets in-flight requests finish, then stops the background tasks after
-    /// persisting sequence numbers and the registry checkpoint. Spooled records stay on disk.
+    /// Stops accepting, lets in-flight requests finish, then stops the background tasks and saves
+    /// the registry checkpoint. Spooled records and sequence numbers are on disk already.
     pub async fn shutdown(self) {
         self.trigger.trigger();
         if let Some(auth) = self.client_auth {

@@ -3,7 +3,9 @@
 //! The CRL is fetched once before the listener opens (no CRL, no start: serving without one would let
 //! every revoked gateway in) and then refreshed in the background every `crl_refresh_ms` (500 ms by
 //! default); each newer CRL applies to the next handshake, and [`crate::server::serve`] closes the
-//! open connections of every certificate it lists.
+//! open connections of every certificate it lists. A CRL no fetch has confirmed for
+//! `tls.crl_max_age` (10 min by default) is stale: `/healthz` says `crl_stale` and every new
+//! handshake is refused.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,8 +22,11 @@ pub struct ClientAuthSettings {
     /// The centre's CRL endpoint, e.g. `http://10.8.0.1:7300/v1/pki/crl`.
     pub crl_url: String,
     pub refresh_every: Duration,
-    /// Refuse every client once the CRL is past its nextUpdate (the centre has been unreachable that long).
+    /// Refuse every client once the CRL is stale: past its nextUpdate, or not confirmed by a fetch
+    /// within `crl_max_age` (the centre has been unreachable that long).
     pub enforce_crl_expiry: bool,
+    /// How long the CRL in force stays fresh after the fetch that last confirmed it.
+    pub crl_max_age: Duration,
 }
 
 /// Why the mutual-TLS listener could not be set up.
@@ -93,6 +98,7 @@ impl ClientAuth {
                 source,
             },
         )?;
+        verifier.set_max_age(settings.crl_max_age);
         CrlRefresher::refresh_once(&settings.crl_url, &verifier)
             .await
             .map_err(|source| ClientAuthError::FirstCrl { source })?;

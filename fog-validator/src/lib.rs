@@ -4,13 +4,15 @@
 //! Data path: [`server`] (TLS, limits; [`client_auth`] admits gateways, [`peer`] names them) → [`rpc`]
 //! (JSON-RPC) → [`validator`] (decides: [`checks`], [`replay`]) → [`forwarder`] (disk spool → cloud
 //! sink). Registry state lives in [`registry`]; refusals leave through [`warnings`]; [`outbound`]
-//! builds the sink and centre clients. [`app::start`] wires it all from a [`config::Config`].
+//! builds the sink and centre clients; [`health`] says whether the registry and the CRL are
+//! current. [`app::start`] wires it all from a [`config::Config`].
 
 pub mod app;
 pub mod checks;
 pub mod client_auth;
 pub mod config;
 pub mod forwarder;
+pub mod health;
 pub mod metrics;
 pub mod outbound;
 pub mod peer;

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -72,6 +73,14 @@ struct ServeArgs {
     /// Identity to read the ledger as: client (default), admin, or an MSP folder of the organisation.
     #[arg(long)]
     identity: Option<String>,
+    /// Longest time the registry cache may go unconfirmed by the ledger before every submit is
+    /// refused with 1009, e.g. 30s (registry.max_staleness).
+    #[arg(long, value_parser = fog_validator::config::duration::parse)]
+    registry_max_staleness: Option<Duration>,
+    /// Longest time since the CRL was last fetched before it is stale and new gateway handshakes
+    /// are refused, e.g. 10m (tls.crl_max_age).
+    #[arg(long, value_parser = fog_validator::config::duration::parse)]
+    crl_max_age: Option<Duration>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -125,6 +134,13 @@ fn configure(args: ServeArgs) -> anyhow::Result<Config> {
     if let Some(v) = args.identity {
         config.identity = v;
     }
+    if let Some(v) = args.registry_max_staleness {
+        config.registry.max_staleness = v;
+    }
+    if let Some(v) = args.crl_max_age {
+        config.tls.crl_max_age = v;
+    }
+    config.validate()?;
     Ok(config)
 }
 

@@ -18,6 +18,13 @@ pub struct Gauges {
     pub last_block: Option<u64>,
     pub spool_depth: u64,
     pub warning_queue: u64,
+    /// Milliseconds since the ledger last confirmed the registry cache.
+    pub registry_stale_ms: u64,
+    /// Past `registry.max_staleness`: submits are refused with 1009.
+    pub registry_stale: bool,
+    /// Milliseconds since a fetch last confirmed the CRL; `None` without client certificates.
+    pub crl_age_ms: Option<u64>,
+    pub crl_stale: bool,
 }
 
 /// Every counter the validator exposes.
@@ -216,6 +223,32 @@ impl Metrics {
         }
         gauge(
             &mut out,
+            "fog_validator_registry_stale_ms",
+            "Milliseconds since the ledger last confirmed the registry cache (event stream up and a probe answered, or an event).",
+            gauges.registry_stale_ms,
+        );
+        gauge(
+            &mut out,
+            "fog_validator_registry_stale",
+            "1 while the registry cache is past registry.max_staleness and submits are refused with 1009.",
+            u64::from(gauges.registry_stale),
+        );
+        if let Some(age) = gauges.crl_age_ms {
+            gauge(
+                &mut out,
+                "fog_validator_crl_age_ms",
+                "Milliseconds since a fetch last confirmed the CRL.",
+                age,
+            );
+            gauge(
+                &mut out,
+                "fog_validator_crl_stale",
+                "1 while the CRL is stale (past tls.crl_max_age or its nextUpdate) and new handshakes are refused.",
+                u64::from(gauges.crl_stale),
+            );
+        }
+        gauge(
+            &mut out,
             "fog_validator_spool_depth",
             "Accepted records waiting for the cloud sink.",
             gauges.spool_depth,
@@ -248,6 +281,10 @@ mod tests {
             last_block: Some(12),
             spool_depth: 2,
             warning_queue: 0,
+            registry_stale_ms: 1_250,
+            registry_stale: false,
+            crl_age_ms: Some(40_000),
+            crl_stale: true,
         });
         assert!(text.contains("fog_validator_accepted_total 3\n"));
         assert!(text.contains("fog_validator_refused_total{code=\"1004\"} 2\n"));
@@ -257,5 +294,12 @@ mod tests {
         assert!(text.contains("fog_validator_message_latency_seconds_count 2\n"));
         assert!(text.contains("fog_validator_registry_last_block 12\n"));
         assert!(text.contains("fog_validator_spool_depth 2\n"));
+        assert!(text.contains("fog_validator_registry_stale_ms 1250\n"));
+        assert!(text.contains("fog_validator_registry_stale 0\n"));
+        assert!(text.contains("fog_validator_crl_age_ms 40000\n"));
+        assert!(text.contains("fog_validator_crl_stale 1\n"));
+        // Without client certificates there is no CRL to report.
+        let text = m.render(Gauges::default());
+        assert!(!text.contains("fog_validator_crl_age_ms"));
     }
 }

@@ -30,6 +30,11 @@ pub mod code {
     pub const MALFORMED: i32 = 1007;
     /// The message claims a device other than the one named by the sender's TLS client certificate.
     pub const CERT_MISMATCH: i32 = 1008;
+    /// The validator's registry cache has not been confirmed current by the ledger for longer than
+    /// `registry.max_staleness`, so it refuses to decide. Transient and not the sender's fault: no
+    /// warning is sent, auto-ban never counts it, and the gateway keeps the message and tries
+    /// another validator or later.
+    pub const REGISTRY_UNAVAILABLE: i32 = 1009;
 
     /// Short, fixed title of a code: the JSON-RPC `message` field.
     pub fn title(code: i32) -> &'static str {
@@ -47,6 +52,7 @@ pub mod code {
             OVERSIZED => "message too large",
             MALFORMED => "malformed message",
             CERT_MISMATCH => "certificate does not match device",
+            REGISTRY_UNAVAILABLE => "registry unavailable",
             _ => "error",
         }
     }
@@ -61,8 +67,13 @@ pub struct Refusal {
     pub reason: String,
     /// A `REPLAY` refusal for a timestamp outside the window rather than a used sequence number:
     /// an honest gateway's backlog causes it, so the centre does not count it towards auto-ban.
+    /// On the wire it is `error.data.stale = true` with `validator_time_ms`, so the gateway can
+    /// tell it from a used sequence number and re-sign with a current timestamp.
     #[serde(skip)]
     pub stale: bool,
+    /// The validator clock (Unix ms) the stale timestamp was compared with.
+    #[serde(skip)]
+    pub validator_time_ms: Option<u64>,
 }
 
 impl Refusal {
@@ -71,12 +82,14 @@ impl Refusal {
             code,
             reason: reason.into(),
             stale: false,
+            validator_time_ms: None,
         }
     }
 
-    /// The same refusal, marked as caused by a stale timestamp.
-    pub fn stale(mut self) -> Self {
+    /// The same refusal, marked as caused by a timestamp too far from the validator clock `now_ms`.
+    pub fn stale_at(mut self, now_ms: u64) -> Self {
         self.stale = true;
+        self.validator_time_ms = Some(now_ms);
         self
     }
 }

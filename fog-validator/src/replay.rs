@@ -1,9 +1,9 @@
 //! Replay defence: per-device highest accepted sequence number and a timestamp window, persisted in SQLite.
 //!
 //! Acceptance is decided under one lock, so two concurrent copies of a message yield exactly one
-//! acceptance. Writes to disk are batched by [`ReplayGuard::flush`] (called on a short timer and at
-//! shutdown): after a hard crash, messages accepted within the last flush interval could be accepted
-//! once more, and the cloud sink's (device, seq) idempotency still stores them once.
+//! acceptance. Before a request's acceptances are answered, [`ReplayGuard::persist`] writes them in
+//! one transaction (WAL, `synchronous=FULL`: fsynced at commit), so no crash can forget a sequence
+//! number a gateway was told is accepted.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,7 +28,6 @@ pub struct ReplayStoreError {
 #[derive(Default)]
 struct State {
     highest: HashMap<String, u64>,
-    dirty: HashMap<String, u64>,
 }
 
 /// Per-device replay state.
@@ -60,7 +59,7 @@ impl ReplayGuard {
         };
         let conn = Connection::open(path).map_err(err("open"))?;
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
              CREATE TABLE IF NOT EXISTS device_seq (device TEXT PRIMARY KEY, seq INTEGER NOT NULL);",
         )
         .map_err(err("create schema"))?;
@@ -81,10 +80,7 @@ impl ReplayGuard {
         }
         Ok(Self {
             window_ms,
-            state: Mutex::new(State {
-                highest,
-                dirty: HashMap::new(),
-            }),
+            state: Mutex::new(State { highest }),
             store: Some((path.to_path_buf(), Mutex::new(conn))),
         })
     }
@@ -112,7 +108,7 @@ impl ReplayGuard {
                     self.window_ms
                 ),
             )
-            .stale());
+            .stale_at(now_ms));
         }
         let mut state = self.lock();
         let previous = state.highest.get(device).copied();
@@ -127,7 +123,6 @@ impl ReplayGuard {
             ));
         }
         state.highest.insert(device.to_owned(), seq);
-        state.dirty.insert(device.to_owned(), seq);
         Ok(previous)
     }
 
@@ -137,16 +132,11 @@ impl ReplayGuard {
         if state.highest.get(device) != Some(&seq) {
             return;
         }
+        // Only called before the acceptance reached the disk, so the disk needs no undo.
         match previous {
-            Some(prev) => {
-                state.highest.insert(device.to_owned(), prev);
-                state.dirty.insert(device.to_owned(), prev);
-            }
-            None => {
-                state.highest.remove(device);
-                state.dirty.remove(device);
-            }
-        }
+            Some(prev) => state.highest.insert(device.to_owned(), prev),
+            None => state.highest.remove(device),
+        };
     }
 
     /// Highest accepted sequence of a device.
@@ -154,45 +144,35 @@ impl ReplayGuard {
         self.lock().highest.get(device).copied()
     }
 
-    /// Writes every changed sequence in one transaction. Blocking: call from a blocking thread.
-    pub fn flush(&self) -> Result<usize, ReplayStoreError> {
+    /// Writes the (device, seq) pairs one request accepted, in one transaction that is fsynced
+    /// before this returns. A stored sequence never goes down (concurrent requests may commit out
+    /// of order). Blocking: call from a blocking thread.
+    pub fn persist(&self, accepted: &[(String, u64)]) -> Result<(), ReplayStoreError> {
         let Some((path, conn)) = &self.store else {
-            return Ok(0);
+            return Ok(());
         };
-        let dirty = std::mem::take(&mut self.lock().dirty);
-        if dirty.is_empty() {
-            return Ok(0);
+        if accepted.is_empty() {
+            return Ok(());
         }
-        let err = |action| {
-            move |source| ReplayStoreError {
-                path: path.clone(),
-                action,
-                source,
-            }
-        };
         let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
         let result = (|| {
             let tx = conn.transaction()?;
             {
                 let mut stmt = tx.prepare_cached(
                     "INSERT INTO device_seq (device, seq) VALUES (?1, ?2)
-                     ON CONFLICT(device) DO UPDATE SET seq = excluded.seq",
+                     ON CONFLICT(device) DO UPDATE SET seq = MAX(seq, excluded.seq)",
                 )?;
-                for (device, seq) in &dirty {
+                for (device, seq) in accepted {
                     stmt.execute(rusqlite::params![device, *seq as i64])?;
                 }
             }
             tx.commit()
         })();
-        if let Err(source) = result {
-            // Keep the changes for the next attempt, unless newer ones arrived meanwhile.
-            let mut state = self.lock();
-            for (device, seq) in dirty {
-                state.dirty.entry(device).or_insert(seq);
-            }
-            return Err(err("write")(source));
-        }
-        Ok(dirty.len())
+        result.map_err(|source| ReplayStoreError {
+            path: path.clone(),
+            action: "write",
+            source,
+        })
     }
 }
 
@@ -223,8 +203,9 @@ mod tests {
         let guard = ReplayGuard::in_memory(1_000);
         for ts in [NOW - 1_001, NOW + 1_001] {
             let err = guard.accept("d", 1, ts, NOW).unwrap_err();
-            // Stale, not a replay: auto-ban must not count it.
+            // Stale, not a replay: auto-ban must not count it, and the clock used is told.
             assert!(err.code == code::REPLAY && err.stale, "{err:?}");
+            assert_eq!(err.validator_time_ms, Some(NOW));
         }
         assert!(guard.accept("d", 3, NOW + 1_000, NOW).is_ok());
         // A refused stale message does not consume its sequence number.
@@ -262,15 +243,18 @@ mod tests {
     }
 
     #[test]
-    fn flushed_sequences_survive_reopen() {
+    fn persisted_sequences_survive_reopen_and_never_go_down() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("seq.db");
         {
             let guard = ReplayGuard::open(&path, 300_000).unwrap();
             guard.accept("d", 7, NOW, NOW).unwrap();
             guard.accept("e", 2, NOW, NOW).unwrap();
-            assert_eq!(guard.flush().unwrap(), 2);
-            assert_eq!(guard.flush().unwrap(), 0);
+            guard.persist(&[("d".into(), 7), ("e".into(), 2)]).unwrap();
+            // A request that accepted d=5 earlier but commits later does not lower d.
+            guard.persist(&[("d".into(), 5)]).unwrap();
+            // Accepted in memory only (as if the process died before its write): not on disk.
+            guard.accept("f", 9, NOW, NOW).unwrap();
         }
         let guard = ReplayGuard::open(&path, 300_000).unwrap();
         assert_eq!(
@@ -279,5 +263,15 @@ mod tests {
         );
         assert!(guard.accept("d", 8, NOW, NOW).is_ok());
         assert_eq!(guard.highest("e"), Some(2));
+        assert_eq!(guard.highest("f"), None);
+        let guard_sync: i64 = match &guard.store {
+            Some((_, conn)) => conn
+                .lock()
+                .unwrap()
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .unwrap(),
+            None => panic!("an opened guard has a store"),
+        };
+        assert_eq!(guard_sync, 2, "synchronous must be FULL");
     }
 }

@@ -233,15 +233,49 @@ fn result_response(id: Value, result: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "result": result })
 }
 
-/// The JSON-RPC error object for a refusal.
+/// The JSON-RPC error object for a refusal. A stale timestamp adds `"stale": true` and the
+/// validator clock (`validator_time_ms`) to `data`, so a gateway can tell it from a used sequence
+/// number (same code 1005, no `stale`).
 pub fn error_response(id: Value, refusal: &Refusal) -> Value {
+    let mut data = json!({ "reason": refusal.reason });
+    if refusal.stale {
+        data["stale"] = Value::Bool(true);
+        if let Some(now) = refusal.validator_time_ms {
+            data["validator_time_ms"] = now.into();
+        }
+    }
     json!({
         "jsonrpc": "2.0",
         "id": id,
         "error": {
             "code": refusal.code,
             "message": code::title(refusal.code),
-            "data": { "reason": refusal.reason },
+            "data": data,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_stale_timestamp_carries_stale_and_the_validator_clock() {
+        let stale = Refusal::new(code::REPLAY, "too old").stale_at(1_700_000_000_123);
+        let answer = error_response(json!(7), &stale);
+        assert_eq!(answer["error"]["code"], 1005);
+        assert_eq!(answer["error"]["data"]["stale"], true);
+        assert_eq!(
+            answer["error"]["data"]["validator_time_ms"],
+            1_700_000_000_123u64
+        );
+        let used = error_response(json!(8), &Refusal::new(code::REPLAY, "seq used"));
+        assert_eq!(used["error"]["code"], 1005);
+        let data = used["error"]["data"].as_object().unwrap();
+        assert!(
+            !data.contains_key("stale") && !data.contains_key("validator_time_ms"),
+            "{used}"
+        );
+        assert_eq!(data["reason"], "seq used");
+    }
 }

@@ -1,5 +1,5 @@
 //! The HTTPS listener: TLS, connection limit, header-read and body timeouts, body size limit, and the routes
-//! (`POST /` JSON-RPC, `GET /healthz`, `GET /metrics`).
+//! (`POST /` JSON-RPC, `GET /healthz` ([`crate::health`]), `GET /metrics`).
 //!
 //! `/healthz` and `/metrics` are served on the TLS listener and, when configured, also on a plain
 //! HTTP ops listener meant for 127.0.0.1, so a local Prometheus need not trust the validator's certificate.
@@ -198,14 +198,8 @@ fn json(value: serde_json::Value) -> impl IntoResponse {
 }
 
 async fn healthz(State(app): State<AppState>) -> Response {
-    let cache = &app.validator.registry.cache;
-    json(serde_json::json!({
-        "status": "ok",
-        "id": app.validator.id,
-        "registry_devices": cache.len(),
-        "registry_last_block": cache.last_block(),
-    }))
-    .into_response()
+    let (status, body) = crate::health::report(&app.validator);
+    (status, json(body)).into_response()
 }
 
 async fn metrics(State(app): State<AppState>) -> Response {

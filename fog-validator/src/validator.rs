@@ -1,5 +1,7 @@
 //! Where a message is decided: runs the checks, the replay guard and the spool for each message, and
-//! turns every refusal into a metric and a warning.
+//! turns every refusal into a metric and a warning. Nothing is decided while the registry is stale
+//! (1009, no warning: not the sender's fault); an acceptance is answered only once both the record
+//! (spool) and its sequence number (replay store) are on disk.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -7,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use cloud_sink::TelemetryRecord;
 use vpn_centre::NewWarning;
+use vpn_pki::CrlClientVerifier;
 
 use crate::checks;
 use crate::forwarder::Forwarder;
@@ -15,6 +18,7 @@ use crate::peer::{Peer, PeerIdentity};
 use crate::recent::{RecentEntry, RecentStore};
 use crate::refusal::{Refusal, code};
 use crate::registry::Registry;
+use crate::registry::freshness::Staleness;
 use crate::replay::ReplayGuard;
 use crate::warnings::WarningReporter;
 
@@ -47,6 +51,8 @@ pub struct Validator {
     pub warnings: WarningReporter,
     pub metrics: Arc<Metrics>,
     pub limits: MessageLimits,
+    /// The gateway listener's CRL verifier, for health; `None` when `client_auth = false`.
+    pub crl: Option<Arc<CrlClientVerifier>>,
 }
 
 /// Milliseconds since the Unix epoch, by the validator clock.
@@ -69,6 +75,10 @@ impl Validator {
     /// before returning: an `Ok` here means the message will reach the cloud.
     pub async fn submit(&self, messages: &[String], peer: &Peer) -> Vec<Result<Accepted, Refusal>> {
         let now = now_ms();
+        let staleness = self.registry.freshness.check(now);
+        if staleness.stale {
+            return self.registry_unavailable(messages.len(), &staleness);
+        }
         let mut outcomes: Vec<Result<Accepted, Refusal>> = Vec::with_capacity(messages.len());
         let mut pending = Vec::new();
         for (index, message) in messages.iter().enumerate() {
@@ -92,7 +102,14 @@ impl Validator {
             return outcomes;
         }
         let records: Vec<TelemetryRecord> = pending.iter().map(|p| p.record.clone()).collect();
-        match self.forwarder.enqueue(records).await {
+        // Spool first: if the sequence numbers then fail to persist, the gateway resends, the
+        // record is spooled twice, and the sink stores (device, seq) once. The other order could
+        // burn a sequence number whose record was never kept.
+        let kept = match self.forwarder.enqueue(records).await {
+            Ok(()) => self.persist_sequences(&pending).await,
+            Err(e) => Err(e.to_string()),
+        };
+        match kept {
             Ok(()) => {
                 self.metrics
                     .accepted
@@ -108,7 +125,7 @@ impl Validator {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "accepted messages could not be spooled; answering internal error");
+                tracing::error!(error = %e, "accepted messages could not be kept; answering internal error");
                 // Undo newest first, so each release sees its own sequence as the highest.
                 for p in pending.iter().rev() {
                     self.replay
@@ -124,6 +141,43 @@ impl Validator {
             }
         }
         outcomes
+    }
+
+    /// Writes the sequence numbers of one request's acceptances in one fsynced transaction.
+    async fn persist_sequences(&self, pending: &[Pending]) -> Result<(), String> {
+        let accepted: Vec<(String, u64)> = pending
+            .iter()
+            .map(|p| (p.accepted.device.clone(), p.accepted.seq))
+            .collect();
+        let replay = self.replay.clone();
+        match tokio::task::spawn_blocking(move || replay.persist(&accepted)).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("sequence store task failed: {e}")),
+        }
+    }
+
+    /// Refuses every message of a request with 1009 while the registry is stale. Counted, but no
+    /// warning: the sender did nothing wrong, and the gateway keeps the message for later.
+    fn registry_unavailable(
+        &self,
+        count: usize,
+        staleness: &Staleness,
+    ) -> Vec<Result<Accepted, Refusal>> {
+        let why = staleness.reason.as_deref().unwrap_or("no confirmation");
+        let refusal = Refusal::new(
+            code::REGISTRY_UNAVAILABLE,
+            format!(
+                "registry unavailable: not confirmed current by the ledger for {} ms (bound {} ms): \
+                 {why}; keep the message and send it again later or to another validator",
+                staleness.stale_ms, staleness.max_ms
+            ),
+        );
+        (0..count)
+            .map(|_| {
+                self.metrics.refused(code::REGISTRY_UNAVAILABLE);
+                Err(refusal.clone())
+            })
+            .collect()
     }
 
     async fn decide(
@@ -176,11 +230,17 @@ impl Validator {
 
     /// Current values of the gauges shown by `/metrics`.
     pub fn gauges(&self) -> Gauges {
+        let staleness = self.registry.freshness.check(now_ms());
+        let crl = self.crl.as_ref().map(|v| v.health());
         Gauges {
             cache_size: self.registry.cache.len() as u64,
             last_block: self.registry.cache.last_block(),
             spool_depth: self.forwarder.depth(),
             warning_queue: self.warnings.depth(),
+            registry_stale_ms: staleness.stale_ms,
+            registry_stale: staleness.stale,
+            crl_age_ms: crl.as_ref().map(|h| h.age_ms),
+            crl_stale: crl.is_some_and(|h| h.stale),
         }
     }
 }

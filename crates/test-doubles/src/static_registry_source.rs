@@ -1,7 +1,7 @@
 //! `StaticRegistrySource`: the fog validator's `RegistrySource` (the ledger's registry) in memory, for tests of the validator's own decisions, which need a registry that changes, fails and recovers on cue; a shared real ledger cannot go down for one test.
 //!
-//! It holds records and an event log, numbers each change as a new block, counts lookups and can
-//! be made unreachable. Tests that use it (message path, client auth, sink stores, outbound TLS,
+//! It holds records and an event log, numbers each change as a new block, counts lookups, can
+//! be made unreachable, and can hold lookups after they read (to race them with events). Tests that use it (message path, client auth, sink stores, outbound TLS,
 //! the benchmark, the edge gateway's restart test) check what the validator decides and forwards,
 //! not how it reads Fabric; `FabricRegistrySource` against the live network is tested in
 //! fog-validator/tests/fabric_registry.rs.
@@ -31,6 +31,9 @@ pub struct StaticRegistrySource {
     state: Mutex<State>,
     unreachable: AtomicBool,
     lookups: AtomicU64,
+    /// While set, each lookup reads its record, then waits until the value turns true.
+    gate: Mutex<Option<tokio::sync::watch::Sender<bool>>>,
+    held: AtomicU64,
 }
 
 impl StaticRegistrySource {
@@ -61,6 +64,32 @@ impl StaticRegistrySource {
     /// How many times `get_device` was called.
     pub fn lookups(&self) -> u64 {
         self.lookups.load(Ordering::SeqCst)
+    }
+
+    /// Holds every later lookup after it has read its record, until [`Self::release_lookups`]:
+    /// the read result is then delivered late, as a slow peer would.
+    pub fn hold_lookups(&self) {
+        let mut gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+        *gate = Some(tokio::sync::watch::Sender::new(false));
+    }
+
+    /// Lets every held lookup deliver what it read, and stops holding new ones.
+    pub fn release_lookups(&self) {
+        let gate = self.gate.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(gate) = gate {
+            gate.send_replace(true);
+        }
+    }
+
+    /// Lookups that have read their record and wait at the gate.
+    pub fn held_lookups(&self) -> u64 {
+        self.held.load(Ordering::SeqCst)
+    }
+
+    /// Stores `record` (version as given) without any event, like a commit whose event has not
+    /// reached the validator yet: only a lookup sees it.
+    pub fn put_unannounced(&self, record: DeviceRecord) {
+        self.lock().records.insert(record.uuid.clone(), record);
     }
 
     /// Commits a new version of `record` (Registered if new, else `change`) in a new block; returns the block.
@@ -152,7 +181,27 @@ impl RegistrySource for StaticRegistrySource {
         Box::pin(async move {
             self.lookups.fetch_add(1, Ordering::SeqCst);
             self.check()?;
-            Ok(self.lock().records.get(uuid).cloned())
+            let record = self.lock().records.get(uuid).cloned();
+            let gate = self
+                .gate
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .map(|g| g.subscribe());
+            if let Some(mut open) = gate {
+                self.held.fetch_add(1, Ordering::SeqCst);
+                // A dropped sender (source gone) also lets it through.
+                let _ = open.wait_for(|open| *open).await;
+                self.held.fetch_sub(1, Ordering::SeqCst);
+            }
+            Ok(record)
+        })
+    }
+
+    fn probe(&self) -> BoxFuture<'_, Result<u64, SourceError>> {
+        Box::pin(async move {
+            self.check()?;
+            Ok(self.lock().block)
         })
     }
 }

@@ -8,10 +8,14 @@
 //! Connections already open are not touched by the handshake check: a server asks
 //! [`CrlClientVerifier::until_revoked`] for each connection's certificate and closes the
 //! connection when that resolves (a watch channel fed by every CRL swap).
+//!
+//! With expiry enforced, a stale CRL ([`CrlClientVerifier::health`]: not confirmed by a fetch
+//! within its max age, or past its nextUpdate) refuses every new handshake: fail closed.
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
@@ -20,10 +24,12 @@ use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKey
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
 use rustls::{
-    ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig,
-    SignatureScheme,
+    CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore,
+    ServerConfig, SignatureScheme,
 };
 use x509_parser::prelude::{CertificateRevocationList, FromDer, parse_x509_certificate};
+
+use crate::crl_refresher::{CrlFreshness, CrlHealth, DEFAULT_CRL_MAX_AGE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MtlsError {
@@ -86,6 +92,7 @@ pub struct CrlClientVerifier {
     provider: Arc<CryptoProvider>,
     hints: Vec<DistinguishedName>,
     enforce_expiry: bool,
+    freshness: CrlFreshness,
     state: RwLock<State>,
     /// Serials (big-endian, no leading zeros) listed by the CRL in force.
     revoked: tokio::sync::watch::Sender<Arc<HashSet<Vec<u8>>>>,
@@ -107,8 +114,10 @@ impl std::fmt::Debug for CrlClientVerifier {
 
 impl CrlClientVerifier {
     /// `crl_der`: the CRL to start with. With `None`, revocation is not checked until the first
-    /// [`replace_crl`](Self::replace_crl); fetch one before serving. With `enforce_expiry`, a CRL
-    /// past its nextUpdate makes every client fail (fail closed when the centre is unreachable).
+    /// [`replace_crl`](Self::replace_crl); fetch one before serving. With `enforce_expiry`, a stale
+    /// CRL (older than [`DEFAULT_CRL_MAX_AGE`] unless [`set_max_age`](Self::set_max_age) says
+    /// otherwise, or past its nextUpdate) makes every client fail (fail closed when the centre is
+    /// unreachable).
     pub fn new(
         ca_pem: &str,
         crl_der: Option<&[u8]>,
@@ -126,6 +135,7 @@ impl CrlClientVerifier {
             provider,
             hints,
             enforce_expiry,
+            freshness: CrlFreshness::new(DEFAULT_CRL_MAX_AGE),
             state: RwLock::new(State {
                 inner: plain,
                 crl: None,
@@ -140,10 +150,12 @@ impl CrlClientVerifier {
 
     /// Installs `der` if it is signed by our CA and not older than the current CRL. Returns
     /// whether it differed from the current one. Handshakes already past verification are unaffected.
+    /// Either way a valid CRL confirms the revocation data is current (see [`Self::health`]).
     pub fn replace_crl(&self, der: &[u8]) -> Result<bool, MtlsError> {
-        let (offered, serials) = self.check_crl(der)?;
+        let (offered, serials, next_update) = self.check_crl(der)?;
         if let Some(current) = self.current_crl() {
             if current == der {
+                self.freshness.confirmed(Instant::now(), next_update);
                 return Ok(false);
             }
             let current_number = crl_number(&current)?;
@@ -168,9 +180,29 @@ impl CrlClientVerifier {
             crl: Some(der.to_vec()),
         };
         drop(state);
+        self.freshness.confirmed(Instant::now(), next_update);
         // After the swap: a connection that checks the set after its handshake sees this CRL.
         self.revoked.send_replace(Arc::new(serials));
         Ok(true)
+    }
+
+    /// Sets how long the CRL in force stays fresh after the fetch that last confirmed it.
+    pub fn set_max_age(&self, max_age: Duration) {
+        self.freshness.set_max_age(max_age);
+    }
+
+    /// How current the CRL in force is: its age since a fetch last confirmed it, the bound, and
+    /// whether it is stale (then, with expiry enforced, every new handshake is refused).
+    pub fn health(&self) -> CrlHealth {
+        let unix_now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.freshness.health_at(Instant::now(), unix_now)
+    }
+
+    /// Records a failed fetch, shown by [`Self::health`] until the next good one.
+    pub(crate) fn note_fetch_failure(&self, error: String) {
+        self.freshness.failed(error);
     }
 
     /// Resolves once a CRL listing `end_entity` (DER) is in force, at once if it already is; never
@@ -207,12 +239,9 @@ impl CrlClientVerifier {
             .clone()
     }
 
-    /// Signature by our CA and matching issuer; returns the CRL number (0 when absent) and the
-    /// serials it lists.
-    fn check_crl(
-        &self,
-        der: &[u8],
-    ) -> Result<(x509_parser::num_bigint::BigUint, HashSet<Vec<u8>>), MtlsError> {
+    /// Signature by our CA and matching issuer; returns the CRL number (0 when absent), the
+    /// serials it lists and its nextUpdate (Unix seconds).
+    fn check_crl(&self, der: &[u8]) -> Result<CheckedCrl, MtlsError> {
         let bad = |e: String| MtlsError::BadCrl(e);
         let (rest, crl) =
             CertificateRevocationList::from_der(der).map_err(|e| bad(e.to_string()))?;
@@ -233,9 +262,20 @@ impl CrlClientVerifier {
             .iter_revoked_certificates()
             .map(|r| r.serial().to_bytes_be())
             .collect();
-        Ok((crl.crl_number().cloned().unwrap_or_default(), serials))
+        Ok((
+            crl.crl_number().cloned().unwrap_or_default(),
+            serials,
+            crl.next_update().map(|t| t.timestamp()),
+        ))
     }
 }
+
+/// CRL number, listed serials and nextUpdate of a CRL that passed [`CrlClientVerifier::check_crl`].
+type CheckedCrl = (
+    x509_parser::num_bigint::BigUint,
+    HashSet<Vec<u8>>,
+    Option<i64>,
+);
 
 /// A certificate's serial number as big-endian bytes without leading zeros (how the CRL set keys
 /// it); `None` when `der` is not a certificate.
@@ -270,6 +310,11 @@ impl ClientCertVerifier for CrlClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
+        if self.enforce_expiry && self.health().stale {
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::ExpiredRevocationList,
+            ));
+        }
         self.inner()
             .verify_client_cert(end_entity, intermediates, now)
     }

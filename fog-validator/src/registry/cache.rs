@@ -1,4 +1,9 @@
 //! The whole device registry in memory, with each key parsed once, kept current by applying events in version order.
+//!
+//! A record read from the ledger on a cache miss is installed only if no event for that device
+//! (and no snapshot) arrived while the read was in flight: otherwise a delete applied meanwhile
+//! would be undone by the older read. Each device with reads in flight has a generation that every
+//! such event bumps ([`RegistryCache::begin_read`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -40,6 +45,34 @@ struct Inner {
     devices: HashMap<String, Arc<CachedDevice>>,
     last_block: Option<u64>,
     last_tx: Option<String>,
+    /// Devices with cache-miss reads in flight; bounded by the miss rate limit.
+    reads: HashMap<String, InFlight>,
+}
+
+#[derive(Debug, Default)]
+struct InFlight {
+    readers: usize,
+    /// Bumped by every event for the device, and by every snapshot.
+    generation: u64,
+}
+
+/// A cache-miss read in flight; dropping it ends the read.
+pub struct MissRead<'a> {
+    cache: &'a RegistryCache,
+    uuid: String,
+    generation: u64,
+}
+
+impl Drop for MissRead<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.cache.write();
+        if let Some(read) = inner.reads.get_mut(&self.uuid) {
+            read.readers -= 1;
+            if read.readers == 0 {
+                inner.reads.remove(&self.uuid);
+            }
+        }
+    }
 }
 
 /// The registry cache: cheap concurrent reads, rare writes.
@@ -72,6 +105,8 @@ impl RegistryCache {
         inner.devices = devices;
         inner.last_block = Some(block);
         inner.last_tx = None;
+        // Reads begun before this snapshot are older than it.
+        inner.reads.values_mut().for_each(|r| r.generation += 1);
     }
 
     /// Applies one event from `block`, only if its version is newer than the cached record's.
@@ -87,6 +122,9 @@ impl RegistryCache {
         let mut inner = self.write();
         inner.last_block = Some(inner.last_block.map_or(block, |b| b.max(block)));
         inner.last_tx = Some(event.tx_id.clone());
+        if let Some(read) = inner.reads.get_mut(&event.uuid) {
+            read.generation += 1;
+        }
         let held = inner.devices.get(&event.uuid).map(|d| d.record.version);
         match (event.change, cached) {
             (ChangeKind::Deleted, _) => match held {
@@ -107,17 +145,41 @@ impl RegistryCache {
         }
     }
 
-    /// Inserts a record fetched on a cache miss, unless a record of the same or newer version is held.
-    pub fn insert_fetched(&self, record: DeviceRecord) -> Arc<CachedDevice> {
+    /// Starts a cache-miss read of `uuid`; pass it to [`RegistryCache::install_read`] with the record.
+    pub fn begin_read(&self, uuid: &str) -> MissRead<'_> {
+        let mut inner = self.write();
+        let read = inner.reads.entry(uuid.to_owned()).or_default();
+        read.readers += 1;
+        let generation = read.generation;
+        MissRead {
+            cache: self,
+            uuid: uuid.to_owned(),
+            generation,
+        }
+    }
+
+    /// Installs `record`, read by `read`, unless an event for the device or a snapshot arrived
+    /// since the read began, or a record of the same or newer version is held. Returns what the
+    /// cache holds for the device afterwards (`None` when a delete arrived meanwhile).
+    pub fn install_read(
+        &self,
+        read: &MissRead<'_>,
+        record: DeviceRecord,
+    ) -> Option<Arc<CachedDevice>> {
         let device = Arc::new(CachedDevice::new(record));
         let mut inner = self.write();
-        match inner.devices.get(&device.record.uuid) {
-            Some(held) if held.record.version >= device.record.version => held.clone(),
+        let overtaken = inner
+            .reads
+            .get(&read.uuid)
+            .is_none_or(|r| r.generation != read.generation);
+        if overtaken || device.record.uuid != read.uuid {
+            return inner.devices.get(&read.uuid).cloned();
+        }
+        match inner.devices.get(&read.uuid) {
+            Some(held) if held.record.version >= device.record.version => Some(held.clone()),
             _ => {
-                inner
-                    .devices
-                    .insert(device.record.uuid.clone(), device.clone());
-                device
+                inner.devices.insert(read.uuid.clone(), device.clone());
+                Some(device)
             }
         }
     }
@@ -226,9 +288,49 @@ mod tests {
         newer.version = 4;
         newer.banned = true;
         let cache = RegistryCache::new();
-        cache.insert_fetched(newer);
-        let held = cache.insert_fetched(dev.record.clone());
+        cache.install_read(&cache.begin_read(&dev.uuid), newer);
+        let held = cache
+            .install_read(&cache.begin_read(&dev.uuid), dev.record.clone())
+            .unwrap();
         assert!(held.record.banned);
         assert_eq!(held.record.version, 4);
+    }
+
+    #[test]
+    fn a_read_overtaken_by_a_delete_or_a_snapshot_is_not_installed() {
+        let dev = TestDevice::new(Algorithm::EdDSA, NodeType::Gateway);
+        let other = TestDevice::new(Algorithm::EdDSA, NodeType::Gateway);
+        let cache = RegistryCache::new();
+        let read = cache.begin_read(&dev.uuid);
+        // An event for another device does not touch this read.
+        let ev = event(
+            ChangeKind::Registered,
+            Some(other.record.clone()),
+            &other.uuid,
+            1,
+        );
+        cache.apply(&ev, 3);
+        // The device is deleted while its (older) record is on the way.
+        let deleted = event(ChangeKind::Deleted, None, &dev.uuid, 2);
+        assert_eq!(cache.apply(&deleted, 4), Applied::Ignored);
+        assert!(cache.install_read(&read, dev.record.clone()).is_none());
+        assert!(
+            cache.get(&dev.uuid).is_none(),
+            "the deleted device came back"
+        );
+        drop(read);
+
+        // A snapshot loaded meanwhile also wins over a read begun before it.
+        let read = cache.begin_read(&dev.uuid);
+        cache.load_snapshot(vec![other.record.clone()], 5);
+        assert!(cache.install_read(&read, dev.record.clone()).is_none());
+        drop(read);
+
+        // With nothing in between, the read is installed, and finished reads leave nothing behind.
+        let read = cache.begin_read(&dev.uuid);
+        assert!(cache.install_read(&read, dev.record.clone()).is_some());
+        drop(read);
+        assert!(cache.get(&dev.uuid).is_some());
+        assert!(cache.read().reads.is_empty());
     }
 }

@@ -21,6 +21,10 @@ pub struct Checkpoint {
     /// Transaction of the last applied event, if any.
     pub tx_id: Option<String>,
     pub records: Vec<DeviceRecord>,
+    /// When the ledger last confirmed the cache (Unix ms), so a restart knows how stale it is;
+    /// absent in older files, which then count as stale until the ledger answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_at_ms: Option<u64>,
 }
 
 /// Failure to read or write the checkpoint.
@@ -103,6 +107,7 @@ mod tests {
             block: 9,
             tx_id: Some("tx9".into()),
             records: vec![dev.record.clone()],
+            current_at_ms: Some(1_700_000_000_000),
         };
         save(dir.path(), &cp).unwrap();
         assert_eq!(load(dir.path()).unwrap().as_ref(), Some(&cp));
@@ -111,6 +116,13 @@ mod tests {
         save(dir.path(), &cp).unwrap();
         assert_eq!(load(dir.path()).unwrap(), Some(cp));
         assert!(!dir.path().join(format!("{FILE_NAME}.tmp")).exists());
+        // A file written before `current_at_ms` existed still loads.
+        fs::write(
+            dir.path().join(FILE_NAME),
+            br#"{"block":3,"tx_id":null,"records":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(load(dir.path()).unwrap().unwrap().current_at_ms, None);
     }
 
     #[test]

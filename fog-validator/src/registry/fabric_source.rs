@@ -2,7 +2,8 @@
 //!
 //! - snapshot: pages through `ListDevices` (evaluate, never ordered);
 //! - events: the chaincode event stream from a block, `DeviceRegistry` events parsed as [`RegistryEvent`];
-//! - lookups: `GetDevice` (evaluate); "device ... is not registered" means `None`.
+//! - lookups: `GetDevice` (evaluate); "device ... is not registered" means `None`;
+//! - probe: the channel height (`qscc GetChainInfo`), a cheap proof the peer answers.
 //!
 //! Where a snapshot resumes: a listing carries no block number, so before reading the first page
 //! the source asks the peer for the channel's height (`qscc GetChainInfo`). Every change in a block
@@ -136,6 +137,16 @@ impl RegistrySource for FabricRegistrySource {
                 Err(e) if is_not_registered(&e, uuid) => Ok(None),
                 Err(e) => Err(source_error(&format!("GetDevice {uuid}"), &e)),
             }
+        })
+    }
+
+    fn probe(&self) -> BoxFuture<'_, Result<u64, SourceError>> {
+        Box::pin(async move {
+            self.contract
+                .network()
+                .block_height()
+                .await
+                .map_err(|e| source_error("ledger probe (qscc GetChainInfo)", &e))
         })
     }
 }

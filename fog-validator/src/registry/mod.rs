@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod checkpoint;
 pub mod fabric_source;
+pub mod freshness;
 pub mod rate_limit;
 pub mod source;
 
@@ -13,43 +14,68 @@ use std::time::Duration;
 
 use cache::{CachedDevice, RegistryCache};
 use checkpoint::{Checkpoint, CheckpointError};
+use freshness::Freshness;
 use rate_limit::TokenBucket;
 use source::RegistrySource;
+use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
+use crate::validator::now_ms;
+
+/// How the registry asks its source and how stale it may get.
+#[derive(Debug)]
+pub struct RegistryRules {
+    pub miss_bucket: TokenBucket,
+    /// Past this without the ledger confirming the cache, submits are refused (1009).
+    pub max_staleness: Duration,
+    /// Time between ledger probes while the event stream is up; also a probe's timeout.
+    pub probe_interval: Duration,
+}
 
 /// The cache, its source, and the rules for asking the source.
 pub struct Registry {
     pub cache: RegistryCache,
+    /// When the ledger last confirmed the cache.
+    pub freshness: Freshness,
     source: Arc<dyn RegistrySource>,
     miss_bucket: TokenBucket,
+    probe_interval: Duration,
+    /// Wakes the prober when the event stream opens, so it confirms the cache at once.
+    stream_opened: Notify,
     data_dir: PathBuf,
     metrics: Arc<Metrics>,
 }
 
 impl Registry {
     /// Builds the registry and restores the persisted checkpoint from `data_dir`, if one exists,
-    /// so bans are enforced before the source is reachable.
+    /// so bans are enforced before the source is reachable (for as long as `max_staleness` allows
+    /// after the checkpoint's cache was last known current).
     pub fn open(
         source: Arc<dyn RegistrySource>,
         data_dir: PathBuf,
-        miss_bucket: TokenBucket,
+        rules: RegistryRules,
         metrics: Arc<Metrics>,
     ) -> Result<Self, CheckpointError> {
         let cache = RegistryCache::new();
+        let mut restored_current = None;
         if let Some(cp) = checkpoint::load(&data_dir)? {
             tracing::info!(
                 block = cp.block,
                 devices = cp.records.len(),
+                current_at_ms = cp.current_at_ms,
                 "registry restored from checkpoint"
             );
+            restored_current = cp.current_at_ms;
             cache.restore(cp.block, cp.tx_id, cp.records);
         }
         Ok(Self {
             cache,
+            freshness: Freshness::new(rules.max_staleness, now_ms(), restored_current),
             source,
-            miss_bucket,
+            miss_bucket: rules.miss_bucket,
+            probe_interval: rules.probe_interval,
+            stream_opened: Notify::new(),
             data_dir,
             metrics,
         })
@@ -65,9 +91,11 @@ impl Registry {
             return None;
         }
         self.metrics.lookups.fetch_add(1, Relaxed);
+        // Begun before asking: an event for this device arriving meanwhile wins over the answer.
+        let read = self.cache.begin_read(uuid);
         match self.source.get_device(uuid).await {
-            Ok(Some(record)) if record.uuid == uuid => Some(self.cache.insert_fetched(record)),
-            Ok(_) => None,
+            Ok(Some(record)) => self.cache.install_read(&read, record),
+            Ok(None) => None,
             Err(e) => {
                 tracing::warn!(%uuid, error = %e, "registry lookup on cache miss failed");
                 None
@@ -85,6 +113,7 @@ impl Registry {
                 block,
                 tx_id,
                 records,
+                current_at_ms: self.freshness.current_ms(),
             },
         )
     }
@@ -101,11 +130,13 @@ impl Registry {
                     Ok((records, block)) => {
                         tracing::info!(block, devices = records.len(), "registry snapshot loaded");
                         self.cache.load_snapshot(records, block);
+                        self.freshness.loaded(now_ms());
                         self.checkpoint().await;
                         block
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "registry snapshot failed; retrying");
+                        self.freshness.stream_down(now_ms(), &e.to_string());
                         backoff.wait(&mut shutdown).await;
                         continue;
                     }
@@ -115,10 +146,13 @@ impl Registry {
                 Ok(stream) => stream,
                 Err(e) => {
                     tracing::warn!(from, error = %e, "registry event stream failed; retrying");
+                    self.freshness.stream_down(now_ms(), &e.to_string());
                     backoff.wait(&mut shutdown).await;
                     continue;
                 }
             };
+            self.freshness.stream_up();
+            self.stream_opened.notify_one();
             backoff.reset();
             loop {
                 let first = tokio::select! {
@@ -126,6 +160,7 @@ impl Registry {
                     next = stream.recv() => next,
                 };
                 let Some(mut next) = first else { break };
+                self.freshness.event(now_ms());
                 loop {
                     let (block, event) = next;
                     let applied = self.cache.apply(&event, block);
@@ -139,7 +174,39 @@ impl Registry {
                 self.checkpoint().await;
             }
             tracing::warn!("registry event stream ended; reconnecting");
+            self.freshness.stream_down(
+                now_ms(),
+                "the event stream ended (connection to the peer lost)",
+            );
             backoff.wait(&mut shutdown).await;
+        }
+    }
+
+    /// Asks the ledger a cheap question every `probe_interval` (and as soon as the event stream
+    /// opens) until shutdown: while the stream is up, each answer confirms the cache is current.
+    /// A probe slower than the interval counts as failed.
+    pub async fn probe(self: Arc<Self>, mut shutdown: Shutdown) {
+        loop {
+            tokio::select! {
+                _ = shutdown.wait() => return,
+                _ = tokio::time::sleep(self.probe_interval) => {}
+                _ = self.stream_opened.notified() => {}
+            }
+            if !self.freshness.stream_is_up() {
+                continue;
+            }
+            match tokio::time::timeout(self.probe_interval, self.source.probe()).await {
+                Ok(Ok(_height)) => self.freshness.probe_ok(now_ms()),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "ledger probe failed");
+                    self.freshness.probe_failed(now_ms(), &e.to_string());
+                }
+                Err(_) => {
+                    let error = format!("no answer within {:?}", self.probe_interval);
+                    tracing::warn!(%error, "ledger probe failed");
+                    self.freshness.probe_failed(now_ms(), &error);
+                }
+            }
         }
     }
 

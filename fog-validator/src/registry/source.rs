@@ -29,4 +29,7 @@ pub trait RegistrySource: Send + Sync + 'static {
         &'a self,
         uuid: &'a str,
     ) -> BoxFuture<'a, Result<Option<DeviceRecord>, SourceError>>;
+    /// A cheap read proving the ledger answers (run every few seconds while the event stream is
+    /// up, so a stream that went silent cannot pass for a current cache); returns the block height.
+    fn probe(&self) -> BoxFuture<'_, Result<u64, SourceError>>;
 }
