@@ -21,6 +21,8 @@ const OVERRIDABLE: &[(&str, &str)] = &[
     ("client_cert_path", "CLIENT_CERT_PATH"),
     ("client_key_path", "CLIENT_KEY_PATH"),
     ("queue_path", "QUEUE_PATH"),
+    ("parked_path", "PARKED_PATH"),
+    ("replay_window_ms", "REPLAY_WINDOW_MS"),
     ("batch_size", "BATCH_SIZE"),
     ("metrics_listen", "METRICS_LISTEN"),
     ("request_timeout_ms", "REQUEST_TIMEOUT_MS"),
@@ -56,6 +58,14 @@ pub struct Config {
     /// SQLite file holding the outgoing queue and the sequence counter.
     #[serde(default = "default_queue_path")]
     pub queue_path: PathBuf,
+    /// SQLite file of messages refused as stale even after re-signing; they are kept, not sent.
+    /// Default: the queue file's name with `.parked.db`.
+    #[serde(default)]
+    pub parked_path: Option<PathBuf>,
+    /// The validators' replay window (their `replay.window_ms`): a stale refusal from a validator
+    /// whose clock is further than this from ours is clock skew, and re-signing would not help.
+    #[serde(default = "default_replay_window_ms")]
+    pub replay_window_ms: u64,
     /// Most messages sent in one JSON-RPC batch.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
@@ -117,6 +127,9 @@ impl Default for SensorConfig {
 fn default_queue_path() -> PathBuf {
     PathBuf::from("edge-gateway-queue.db")
 }
+fn default_replay_window_ms() -> u64 {
+    300_000
+}
 fn default_batch_size() -> usize {
     50
 }
@@ -175,6 +188,13 @@ impl Config {
         Ok(config)
     }
 
+    /// Where parked messages go: `parked_path`, else next to the queue file.
+    pub fn parked_path(&self) -> PathBuf {
+        self.parked_path
+            .clone()
+            .unwrap_or_else(|| self.queue_path.with_extension("parked.db"))
+    }
+
     /// The request timeout as a duration.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
@@ -190,6 +210,9 @@ impl Config {
         join(&mut self.ca_path);
         join(&mut self.queue_path);
         if let Some(p) = self.client_cert_path.as_mut() {
+            join(p);
+        }
+        if let Some(p) = self.parked_path.as_mut() {
             join(p);
         }
         if let Some(p) = self.client_key_path.as_mut() {
@@ -214,8 +237,14 @@ impl Config {
         if !(1..=1000).contains(&self.batch_size) {
             return Err(format!("batch_size {} must be 1 to 1000", self.batch_size));
         }
-        if self.sensor.interval_ms == 0 || self.request_timeout_ms == 0 {
-            return Err("sensor.interval_ms and request_timeout_ms must be above 0".into());
+        if self.sensor.interval_ms == 0
+            || self.request_timeout_ms == 0
+            || self.replay_window_ms == 0
+        {
+            return Err(
+                "sensor.interval_ms, request_timeout_ms and replay_window_ms must be above 0"
+                    .into(),
+            );
         }
         if self.backoff_min_ms == 0 || self.backoff_min_ms > self.backoff_max_ms {
             return Err(format!(
@@ -294,6 +323,11 @@ interval_ms = 500
         assert_eq!(c.queue_path, Path::new("/opt/gw/edge-gateway-queue.db"));
         assert_eq!(c.sensor.interval_ms, 500);
         assert_eq!(c.batch_size, 50);
+        assert_eq!(c.replay_window_ms, 300_000);
+        assert_eq!(
+            c.parked_path(),
+            Path::new("/opt/gw/edge-gateway-queue.parked.db")
+        );
     }
 
     #[test]

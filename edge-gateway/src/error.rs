@@ -69,6 +69,8 @@ pub enum GatewayError {
         device: uuid::Uuid,
         validator: String,
     },
+    #[error("cannot re-sign stale messages: {0}")]
+    Resign(String),
     #[error("a background task stopped unexpectedly: {0}")]
     Task(String),
 }

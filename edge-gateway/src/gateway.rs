@@ -19,6 +19,7 @@ use crate::sensor::{self, Measurements};
 use crate::sequence::SequenceStore;
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::signer::{self, QueuedMessage, Signer};
+use crate::stale::StaleHandler;
 use crate::tls;
 use crate::transport::ValidatorClient;
 
@@ -53,13 +54,26 @@ impl Gateway {
         let key = load_signing_key(&config.key_path, config.key_algorithm.as_deref())?;
         let queue_path = config.queue_path.clone();
         let device = config.device_uuid;
-        let (queue, seq) = tokio::task::spawn_blocking(move || -> Result<_, GatewayError> {
-            let queue: DiskQueue<QueuedMessage> = DiskQueue::open(&queue_path)?;
-            let seq = SequenceStore::open(&queue_path, device)?;
-            Ok((Arc::new(queue), seq))
-        })
-        .await
-        .map_err(|e| GatewayError::Task(e.to_string()))??;
+        let metrics = Arc::new(Metrics::new(config.validators.clone()));
+        let (parked_path, window_ms) = (config.parked_path(), config.replay_window_ms);
+        let stale_metrics = Arc::clone(&metrics);
+        // Opening the files creates tables and fsyncs: off the async threads.
+        let (queue, signer, stale) =
+            tokio::task::spawn_blocking(move || -> Result<_, GatewayError> {
+                let queue = Arc::new(DiskQueue::<QueuedMessage>::open(&queue_path)?);
+                let seq = SequenceStore::open(&queue_path, device)?;
+                let signer = Arc::new(Signer::new(device, key, seq));
+                let stale = StaleHandler::open(
+                    Arc::clone(&signer),
+                    Arc::clone(&queue),
+                    &parked_path,
+                    window_ms,
+                    stale_metrics,
+                )?;
+                Ok((queue, signer, Arc::new(stale)))
+            })
+            .await
+            .map_err(|e| GatewayError::Task(e.to_string()))??;
         let tls = tls::client_config_for(config)?;
         let validators = config
             .validators
@@ -68,7 +82,6 @@ impl Gateway {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| GatewayError::Config(e.to_string()))?;
 
-        let metrics = Arc::new(Metrics::new(config.validators.clone()));
         let depth = queue.len()?;
         metrics.queue_depth.store(depth, Relaxed);
         if depth > 0 {
@@ -91,7 +104,7 @@ impl Gateway {
         let signer = tokio::spawn(report_failure(
             fatal_tx.clone(),
             signer::run(
-                Arc::new(Signer::new(config.device_uuid, key, seq)),
+                signer,
                 rx,
                 Arc::clone(&queue),
                 Arc::clone(&metrics),
@@ -105,7 +118,7 @@ impl Gateway {
             backoff_min: Duration::from_millis(config.backoff_min_ms),
             backoff_max: Duration::from_millis(config.backoff_max_ms),
         };
-        let sender = Sender::new(queue, validators, opts, Arc::clone(&metrics), wake);
+        let sender = Sender::new(queue, validators, opts, Arc::clone(&metrics), wake, stale);
         let sender = tokio::spawn(report_failure(fatal_tx, sender.run(shutdown)));
         Ok(Gateway {
             metrics,

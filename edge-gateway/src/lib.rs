@@ -3,7 +3,8 @@
 //!
 //! Data path: [`sensor`] → [`signer`] (sequence number from [`sequence`], JWS, pushed to the
 //! disk queue) → [`sender`] (JSON-RPC batches over HTTPS via [`transport`], failover, backoff)
-//! → acknowledged off the queue. [`gateway`] wires the tasks together; [`keygen`] makes the
+//! → acknowledged off the queue; a message refused as stale is re-signed or parked by
+//! [`stale`]. [`gateway`] wires the tasks together; [`keygen`] makes the
 //! device key and enrolment request; [`send_once`] is the operator's one-shot path.
 
 pub mod config;
@@ -18,6 +19,7 @@ pub mod sensor;
 pub mod sequence;
 pub mod shutdown;
 pub mod signer;
+pub mod stale;
 pub mod tls;
 pub mod transport;
 

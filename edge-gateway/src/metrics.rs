@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -26,6 +26,15 @@ pub struct Metrics {
     pub failovers: AtomicU64,
     pub queue_depth: AtomicU64,
     pub current_validator: AtomicUsize,
+    /// Messages refused as stale and re-signed with a new seq and timestamp.
+    pub resigned: AtomicU64,
+    /// Messages refused as stale after re-signing, moved to the parked queue on disk.
+    pub parked: AtomicU64,
+    /// Set while the last stale refusal came from a validator whose clock is further from ours
+    /// than the replay window: messages wait instead of being re-signed. Cleared by a delivery.
+    pub clock_skew: AtomicBool,
+    /// Validator clock minus gateway clock at the last stale refusal, in ms.
+    pub clock_skew_ms: AtomicI64,
     /// Set when a validator answered 1003: the gateway stopped sending.
     pub banned: AtomicBool,
     refused: Mutex<BTreeMap<i64, u64>>,
@@ -53,6 +62,24 @@ impl Metrics {
             .lock()
             .map(|m| m.get(&code).copied().unwrap_or(0))
             .unwrap_or(0)
+    }
+
+    /// The `/health` answer: 503 when banned or while the clocks disagree, else 200.
+    pub fn health(&self) -> (StatusCode, String) {
+        if self.banned.load(Relaxed) {
+            return (StatusCode::SERVICE_UNAVAILABLE, "banned\n".into());
+        }
+        if self.clock_skew.load(Relaxed) {
+            let skew = self.clock_skew_ms.load(Relaxed);
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "clock skew: a validator's clock is {skew} ms from this gateway's, beyond the \
+                     replay window; messages stay queued (check NTP)\n"
+                ),
+            );
+        }
+        (StatusCode::OK, "ok\n".into())
     }
 
     /// The Prometheus text exposition of every metric.
@@ -85,6 +112,16 @@ impl Metrics {
                 "failovers_total",
                 "Switches to the next validator.",
                 &self.failovers,
+            ),
+            (
+                "resigned_total",
+                "Messages refused as stale (timestamp outside the validator's window) and re-signed.",
+                &self.resigned,
+            ),
+            (
+                "parked_total",
+                "Messages refused as stale after two re-signs, moved to the parked queue on disk.",
+                &self.parked,
             ),
         ];
         for (name, help, value) in counters {
@@ -123,6 +160,28 @@ impl Metrics {
             out,
             "edge_gateway_banned {}",
             u8::from(self.banned.load(Relaxed))
+        );
+        metric(
+            &mut out,
+            "clock_skew",
+            "1 while a validator's clock is off ours by more than the replay window (messages wait).",
+            "gauge",
+        );
+        let _ = writeln!(
+            out,
+            "edge_gateway_clock_skew {}",
+            u8::from(self.clock_skew.load(Relaxed))
+        );
+        metric(
+            &mut out,
+            "clock_skew_ms",
+            "Validator clock minus gateway clock at the last stale refusal, in milliseconds.",
+            "gauge",
+        );
+        let _ = writeln!(
+            out,
+            "edge_gateway_clock_skew_ms {}",
+            self.clock_skew_ms.load(Relaxed)
         );
         metric(
             &mut out,
@@ -172,14 +231,8 @@ pub async fn serve(
         .route(
             "/health",
             get(move || {
-                let banned = health.banned.load(Relaxed);
-                async move {
-                    if banned {
-                        (StatusCode::SERVICE_UNAVAILABLE, "banned\n")
-                    } else {
-                        (StatusCode::OK, "ok\n")
-                    }
-                }
+                let answer = health.health();
+                async move { answer }
             }),
         );
     let task = tokio::spawn(async move {
@@ -221,5 +274,22 @@ mod tests {
         assert!(text.contains("edge_gateway_current_validator{url=\"https://a/\"} 0\n"));
         assert!(text.contains("edge_gateway_current_validator{url=\"https://b/\"} 1\n"));
         assert_eq!(m.refused_count(1003), 2);
+        assert!(text.contains("edge_gateway_resigned_total 0\n"), "{text}");
+        assert!(text.contains("edge_gateway_parked_total 0\n"), "{text}");
+    }
+
+    #[test]
+    fn health_reports_clock_skew_until_it_clears() {
+        let m = Metrics::new(vec![]);
+        assert_eq!(m.health().0, StatusCode::OK);
+        m.clock_skew_ms.store(-600_000, Relaxed);
+        m.clock_skew.store(true, Relaxed);
+        let (status, text) = m.health();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(text.starts_with("clock skew"), "{text}");
+        assert!(text.contains("-600000 ms"), "{text}");
+        assert!(m.render().contains("edge_gateway_clock_skew 1\n"));
+        m.clock_skew.store(false, Relaxed);
+        assert_eq!(m.health().0, StatusCode::OK);
     }
 }

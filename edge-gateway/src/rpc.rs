@@ -8,8 +8,12 @@ use serde_json::{Value, json};
 /// The method a validator serves for signed telemetry.
 pub const METHOD: &str = "telemetry.submit";
 
-/// Replay or stale timestamp: the validator already has this message.
+/// Replay: without `error.data.stale` the sequence number was already used (the validator has the
+/// message); with it the timestamp is outside the validator's window (the message must be re-signed).
 pub const CODE_REPLAY: i64 = 1005;
+
+/// The validator cannot reach its registry right now: transient, keep the message and fail over.
+pub const CODE_REGISTRY_UNAVAILABLE: i64 = 1009;
 
 /// The device is banned on the registry: the sender stops, keeping its queue.
 pub const CODE_BANNED: i64 = 1003;
@@ -49,6 +53,27 @@ pub struct RpcError {
     pub code: i64,
     #[serde(default)]
     pub message: String,
+    /// Validators put the reason here, and for a stale 1005 `stale` and `validator_time_ms`.
+    #[serde(default)]
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    /// The longer reason in `data.reason`, else the short message.
+    fn reason(&self) -> String {
+        match self.data.as_ref().and_then(|d| d.get("reason")?.as_str()) {
+            Some(reason) => format!("{}: {reason}", self.message),
+            None => self.message.clone(),
+        }
+    }
+
+    /// Whether `data.stale` is true.
+    fn is_stale(&self) -> bool {
+        self.data
+            .as_ref()
+            .and_then(|d| d.get("stale")?.as_bool())
+            .unwrap_or(false)
+    }
 }
 
 /// What to do with a queued message after the validator's answer.
@@ -58,6 +83,12 @@ pub enum Outcome {
     Delivered,
     /// Refused for good (or a replay of a delivered message): remove, log and count.
     Refused { code: i64, message: String },
+    /// Refused as stale (1005 with `data.stale`): the timestamp is outside the validator's window.
+    /// `validator_time_ms` is the validator's clock when it decided, if it said.
+    Stale {
+        validator_time_ms: Option<u64>,
+        message: String,
+    },
     /// Not settled (internal error, unknown code, no answer): keep and resend.
     Retry { reason: String },
 }
@@ -70,14 +101,21 @@ pub fn classify(response: Option<&Response>) -> Outcome {
         };
     };
     match (&resp.error, &resp.result) {
+        (Some(e), _) if e.code == CODE_REPLAY && e.is_stale() => Outcome::Stale {
+            validator_time_ms: e
+                .data
+                .as_ref()
+                .and_then(|d| d.get("validator_time_ms")?.as_u64()),
+            message: e.reason(),
+        },
         (Some(e), _) if e.code == CODE_REPLAY || PERMANENT_CODES.contains(&e.code) => {
             Outcome::Refused {
                 code: e.code,
-                message: e.message.clone(),
+                message: e.reason(),
             }
         }
         (Some(e), _) => Outcome::Retry {
-            reason: format!("error {}: {}", e.code, e.message),
+            reason: format!("error {}: {}", e.code, e.reason()),
         },
         (None, Some(_)) => Outcome::Delivered,
         (None, None) => Outcome::Retry {
@@ -141,6 +179,43 @@ mod tests {
             resp(r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"sink down"}}"#);
         assert!(matches!(classify(Some(&internal)), Outcome::Retry { .. }));
         assert!(matches!(classify(None), Outcome::Retry { .. }));
+    }
+
+    #[test]
+    fn a_stale_1005_is_told_apart_from_a_used_sequence_and_1009_is_transient() {
+        let stale = resp(
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":1005,"message":"replayed or stale message",
+                "data":{"reason":"timestamp 5 ms is far","stale":true,"validator_time_ms":1700000000123}}}"#,
+        );
+        match classify(Some(&stale)) {
+            Outcome::Stale {
+                validator_time_ms,
+                message,
+            } => {
+                assert_eq!(validator_time_ms, Some(1_700_000_000_123));
+                assert!(message.contains("timestamp 5 ms is far"), "{message}");
+            }
+            other => panic!("stale 1005 classified as {other:?}"),
+        }
+        let used = resp(
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":1005,"message":"replayed or stale message",
+                "data":{"reason":"sequence 4 is not above 9"}}}"#,
+        );
+        assert!(matches!(
+            classify(Some(&used)),
+            Outcome::Refused { code: 1005, .. }
+        ));
+        let not_stale = resp(
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":1005,"message":"x","data":{"stale":false}}}"#,
+        );
+        assert!(matches!(
+            classify(Some(&not_stale)),
+            Outcome::Refused { code: 1005, .. }
+        ));
+        let registry = resp(
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":1009,"message":"registry unavailable"}}"#,
+        );
+        assert!(matches!(classify(Some(&registry)), Outcome::Retry { .. }));
     }
 
     #[test]

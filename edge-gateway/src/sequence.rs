@@ -56,6 +56,12 @@ impl SequenceStore {
 
     /// Takes the next number; it is on disk as used before this returns.
     pub fn reserve(&self) -> Result<u64, GatewayError> {
+        self.reserve_many(1)
+    }
+
+    /// Takes `n` consecutive numbers (at least one) in one durable write; returns the first.
+    pub fn reserve_many(&self, n: u64) -> Result<u64, GatewayError> {
+        let n = i64::try_from(n.max(1)).unwrap_or(i64::MAX / 4);
         let err = |source| GatewayError::Sequence {
             path: self.path.clone(),
             source,
@@ -69,8 +75,8 @@ impl SequenceStore {
             .map_err(err)?;
         let seq: i64 = tx
             .query_row(
-                "UPDATE sequence SET next = next + 1 WHERE device = ?1 RETURNING next - 1",
-                params![self.device],
+                "UPDATE sequence SET next = next + ?2 WHERE device = ?1 RETURNING next - ?2",
+                params![self.device, n],
                 |row| row.get(0),
             )
             .map_err(err)?;
@@ -104,6 +110,16 @@ mod tests {
         let store = SequenceStore::open(&path, device).unwrap();
         let c = store.reserve().unwrap();
         assert!(c > b, "{c} after restart must exceed {b}");
+    }
+
+    #[test]
+    fn a_block_of_numbers_is_reserved_at_once_and_never_handed_out_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SequenceStore::open(&dir.path().join("s.db"), Uuid::new_v4()).unwrap();
+        let a = store.reserve().unwrap();
+        let first = store.reserve_many(5).unwrap();
+        assert_eq!(first, a + 1);
+        assert_eq!(store.reserve().unwrap(), first + 5);
     }
 
     #[test]

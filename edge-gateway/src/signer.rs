@@ -1,7 +1,7 @@
 //! Turns readings into signed messages and puts them on the disk queue before anything is sent.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use disk_queue::DiskQueue;
@@ -14,6 +14,7 @@ use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::sensor::Measurements;
 use crate::sequence::SequenceStore;
+use crate::stale;
 
 /// A signed message waiting for delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +22,22 @@ pub struct QueuedMessage {
     pub seq: u64,
     /// The compact JWS, exactly as sent.
     pub jws: String,
+    /// How often this reading was re-signed after a stale refusal (absent on disk when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub resigned: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// What [`Signer::resign_into`] did with each stale message.
+#[derive(Debug, Default)]
+pub struct Resigned {
+    /// The new messages, on disk in the queue.
+    pub copies: Vec<QueuedMessage>,
+    /// Messages that could not be re-signed, with why; the caller parks them.
+    pub unusable: Vec<(QueuedMessage, String)>,
 }
 
 /// Signs readings of one device with its key and sequence counter.
@@ -29,11 +46,19 @@ pub struct Signer {
     device: Uuid,
     key: SigningKey,
     seq: SequenceStore,
+    // Held from taking a sequence number until the message is queued, so that queue order is
+    // sequence order: a validator refuses any seq not above the highest it accepted.
+    order: Mutex<()>,
 }
 
 impl Signer {
     pub fn new(device: Uuid, key: SigningKey, seq: SequenceStore) -> Signer {
-        Signer { device, key, seq }
+        Signer {
+            device,
+            key,
+            seq,
+            order: Mutex::new(()),
+        }
     }
 
     /// Reserves the next sequence number (durably) and signs `data` with it.
@@ -41,11 +66,73 @@ impl Signer {
         let seq = self.seq.reserve()?;
         let mut claims = Claims::new(self.device, seq, now_ms());
         claims.data = data;
-        let jws = self
+        self.encode(&claims, 0)
+    }
+
+    /// Signs `data` and pushes it to `queue` (blocking: two fsyncs).
+    pub fn sign_into(
+        &self,
+        data: Measurements,
+        queue: &DiskQueue<QueuedMessage>,
+    ) -> Result<QueuedMessage, GatewayError> {
+        let _order = self.lock()?;
+        let msg = self.sign(data)?;
+        queue.push(std::slice::from_ref(&msg))?;
+        Ok(msg)
+    }
+
+    /// Re-signs messages refused as stale: same measurements plus the original reading time and
+    /// seq ([`stale::TAKEN_MS`], [`stale::FIRST_SEQ`]), a new sequence number and timestamp. The
+    /// copies are pushed to `queue` in one durable write before this returns; the caller removes
+    /// the originals only afterwards. Blocking.
+    pub fn resign_into(
+        &self,
+        old: &[QueuedMessage],
+        queue: &DiskQueue<QueuedMessage>,
+    ) -> Result<Resigned, GatewayError> {
+        let mut out = Resigned::default();
+        let mut renewed = Vec::new();
+        let key = self
             .key
-            .sign(&claims)
-            .map_err(|source| GatewayError::Sign { seq, source })?;
-        Ok(QueuedMessage { seq, jws })
+            .verifying_key()
+            .map_err(|e| GatewayError::Resign(format!("the device key has no public half: {e}")))?;
+        for msg in old {
+            match stale::renewed_claims(msg, self.device, &key) {
+                Ok(claims) => renewed.push((claims, msg.resigned + 1)),
+                Err(reason) => out.unusable.push((msg.clone(), reason)),
+            }
+        }
+        if renewed.is_empty() {
+            return Ok(out);
+        }
+        let _order = self.lock()?;
+        let first = self.seq.reserve_many(renewed.len() as u64)?;
+        let ts = now_ms();
+        for (offset, (mut claims, resigned)) in (0..).zip(renewed) {
+            claims.seq = first + offset;
+            claims.ts = ts;
+            out.copies.push(self.encode(&claims, resigned)?);
+        }
+        queue.push(&out.copies)?;
+        Ok(out)
+    }
+
+    fn encode(&self, claims: &Claims, resigned: u32) -> Result<QueuedMessage, GatewayError> {
+        let jws = self.key.sign(claims).map_err(|source| GatewayError::Sign {
+            seq: claims.seq,
+            source,
+        })?;
+        Ok(QueuedMessage {
+            seq: claims.seq,
+            jws,
+            resigned,
+        })
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, ()>, GatewayError> {
+        self.order
+            .lock()
+            .map_err(|_| GatewayError::Task("signer lock poisoned by a panic".to_string()))
     }
 }
 
@@ -62,8 +149,7 @@ pub async fn run(
         let (signer, queue) = (Arc::clone(&signer), Arc::clone(&queue));
         // Two fsyncs (sequence, queue): off the async threads.
         let depth = tokio::task::spawn_blocking(move || -> Result<u64, GatewayError> {
-            let msg = signer.sign(data)?;
-            queue.push(std::slice::from_ref(&msg))?;
+            signer.sign_into(data, &queue)?;
             Ok(queue.len()?)
         })
         .await

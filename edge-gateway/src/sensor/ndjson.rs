@@ -7,6 +7,7 @@ use signed_message::MAX_MEASUREMENT_NAME;
 
 use super::Measurements;
 use crate::shutdown::Shutdown;
+use crate::stale::RESERVED_PREFIX;
 
 /// Counts of what a reader went through.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,6 +35,11 @@ pub fn parse_line(line: &str) -> Result<Option<Measurements>, String> {
     {
         return Err(format!(
             "measurement name {name:?} must be 1 to {MAX_MEASUREMENT_NAME} bytes"
+        ));
+    }
+    if let Some(name) = m.keys().find(|k| k.starts_with(RESERVED_PREFIX)) {
+        return Err(format!(
+            "measurement name {name:?} starts with {RESERVED_PREFIX:?}, which the gateway keeps for itself"
         ));
     }
     Ok(Some(m))
@@ -109,6 +115,7 @@ mod tests {
             "{}",
             "{\"t\": 1",
             "{\"\": 1}",
+            "{\"sf2c_taken_ms\": 1}",
         ] {
             assert!(parse_line(bad).is_err(), "{bad} was accepted");
         }

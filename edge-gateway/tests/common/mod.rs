@@ -1,7 +1,9 @@
-//! Shared test fixtures: a test CA, the validator test double, the real fog path, config files, process guards.
+//! Shared test fixtures: a test CA, the validator test double, the real fog path, the validator
+//! binary, config files, process guards.
 #![allow(dead_code)]
 
 pub mod real_fog;
+pub mod validator_bin;
 pub mod validator_double;
 
 use std::path::{Path, PathBuf};

@@ -1,8 +1,10 @@
 //! `ValidatorDouble`: an in-test HTTPS JSON-RPC server standing in for the fog validator.
 //!
 //! It is a test double, not the validator: it checks each message's signature with one
-//! enrolment key, refuses replays (seq not above the last accepted), refuses with the code a
-//! message asks for in its `refuse_code` measurement, and records what it accepted.
+//! enrolment key, refuses stale timestamps when given a window (1005 with `data.stale` and its
+//! clock, which may be set off), refuses replays (seq not above the last accepted), refuses with
+//! the code a message asks for in its `refuse_code` measurement (or as stale when it has
+//! `always_stale`), and records what it accepted.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -24,14 +26,19 @@ use super::TestPki;
 #[derive(Debug, Clone)]
 pub struct Accepted {
     pub seq: u64,
+    pub ts: u64,
     pub data: std::collections::BTreeMap<String, Measurement>,
 }
 
 #[derive(Default)]
 struct State {
+    window_ms: Option<u64>,
+    clock_offset_ms: i64,
+    answer_code: Option<i64>,
     last_seq: Option<u64>,
     accepted: Vec<Accepted>,
     refused: Vec<(u64, i64)>,
+    stale: Vec<u64>,
     http_status: Option<u16>,
     requests: u64,
 }
@@ -86,6 +93,22 @@ impl ValidatorDouble {
         ValidatorDouble { url, state, task }
     }
 
+    /// Refuses as stale (like the validator's `replay.window_ms`) any message whose timestamp is
+    /// further than `window_ms` from the double's clock; None turns the check off.
+    pub fn set_window(&self, window_ms: Option<u64>) {
+        self.state.lock().unwrap().window_ms = window_ms;
+    }
+
+    /// Sets the double's clock this far from the real one (a validator with a wrong clock).
+    pub fn set_clock_offset(&self, offset_ms: i64) {
+        self.state.lock().unwrap().clock_offset_ms = offset_ms;
+    }
+
+    /// Answers every call with this JSON-RPC error code (e.g. 1009), or behave again with None.
+    pub fn answer_code(&self, code: Option<i64>) {
+        self.state.lock().unwrap().answer_code = code;
+    }
+
     /// Makes every request fail with this HTTP status (e.g. 503), or behave again with None.
     pub fn answer_http_status(&self, status: Option<u16>) {
         self.state.lock().unwrap().http_status = status;
@@ -98,6 +121,11 @@ impl ValidatorDouble {
     /// (seq, code) of every refusal, replays included.
     pub fn refused(&self) -> Vec<(u64, i64)> {
         self.state.lock().unwrap().refused.clone()
+    }
+
+    /// Seqs of the messages refused as stale.
+    pub fn stale(&self) -> Vec<u64> {
+        self.state.lock().unwrap().stale.clone()
     }
 
     pub fn requests(&self) -> u64 {
@@ -144,6 +172,13 @@ async fn handle(
     Ok(resp)
 }
 
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
 fn call(c: &Value, st: &mut State, key: &VerifyingKey) -> Value {
     let id = c["id"].clone();
     let error = |code: i64, message: &str| json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
@@ -153,10 +188,23 @@ fn call(c: &Value, st: &mut State, key: &VerifyingKey) -> Value {
     let Some(compact) = c["params"]["message"].as_str() else {
         return error(-32602, "params.message missing");
     };
+    if let Some(code) = st.answer_code {
+        return error(code, "refused as the test set");
+    }
     let claims = match signed_message::decode_and_verify(compact, key) {
         Ok(claims) => claims,
         Err(e) => return error(1004, &format!("public key verification failed: {e}")),
     };
+    // The validator's order: the timestamp window before the sequence number.
+    let now = (now_ms() as i64 + st.clock_offset_ms) as u64;
+    let outside = st.window_ms.is_some_and(|w| claims.ts.abs_diff(now) > w);
+    if outside || claims.data.contains_key("always_stale") {
+        st.refused.push((claims.seq, 1005));
+        st.stale.push(claims.seq);
+        return json!({"jsonrpc": "2.0", "id": id, "error": {"code": 1005,
+            "message": "replayed or stale message",
+            "data": {"reason": "timestamp outside the window", "stale": true, "validator_time_ms": now}}});
+    }
     if let Some(Measurement::Number(code)) = claims.data.get("refuse_code") {
         let code = code.as_i64().unwrap();
         st.refused.push((claims.seq, code));
@@ -169,6 +217,7 @@ fn call(c: &Value, st: &mut State, key: &VerifyingKey) -> Value {
     st.last_seq = Some(claims.seq);
     st.accepted.push(Accepted {
         seq: claims.seq,
+        ts: claims.ts,
         data: claims.data,
     });
     json!({"jsonrpc": "2.0", "id": id, "result": {"accepted": true}})
