@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::autoban::AutoBanPolicy;
 use crate::http::DEFAULT_BODY_LIMIT;
+use crate::ledger_timeouts::LedgerTimeouts;
 use crate::tls_listener::ListenerSettings;
 
 /// Environment variable overriding `listen`.
@@ -82,6 +83,8 @@ pub struct Config {
     pub warnings_max_rows: u64,
     /// Connection limits and timeouts of each of the two listeners (`[listeners]`).
     pub listeners: ListenerSettings,
+    /// Seconds each kind of ledger call may take (`[ledger_timeouts]`).
+    pub ledger_timeouts: LedgerTimeouts,
 }
 
 /// The VPN hub devices tunnel to (`[wireguard]`), used by `vpn-centre wireguard`.
@@ -121,6 +124,7 @@ impl Default for Config {
             warnings_max_age_days: 30,
             warnings_max_rows: crate::warnings_retention::DEFAULT_MAX_ROWS,
             listeners: ListenerSettings::default(),
+            ledger_timeouts: LedgerTimeouts::default(),
         }
     }
 }
@@ -227,6 +231,7 @@ impl Config {
             ));
         }
         self.listeners.check().map_err(ConfigError::Invalid)?;
+        self.ledger_timeouts.check().map_err(ConfigError::Invalid)?;
         if self.cert_validity_days == 0 || self.crl_sync_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "cert_validity_days and crl_sync_seconds must be at least 1".into(),
@@ -291,8 +296,6 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tls_listener::ListenerLimits;
-    use std::time::Duration;
 
     #[test]
     fn environment_overrides_file() {
@@ -390,38 +393,6 @@ mod tests {
         std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n").unwrap();
         let err = Config::load(Some(&file), |_| None).unwrap_err();
         assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
-    }
-
-    #[test]
-    fn listener_limits_come_from_file_and_environment() {
-        assert_eq!(
-            Config::default().listeners.limits(),
-            ListenerLimits::default()
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("centre.toml");
-        std::fs::write(
-            &file,
-            "[listeners]\nmax_connections = 7\ntls_handshake_timeout_seconds = 3\n",
-        )
-        .unwrap();
-        let env = |k: &str| match k {
-            ENV_IDLE_TIMEOUT => Some("90".to_string()),
-            ENV_HEADER_READ_TIMEOUT => Some("4".to_string()),
-            _ => None,
-        };
-        let limits = Config::load(Some(&file), env).unwrap().listeners.limits();
-        assert_eq!(limits.max_connections, 7);
-        assert_eq!(limits.tls_handshake_timeout, Duration::from_secs(3));
-        assert_eq!(limits.header_read_timeout, Duration::from_secs(4));
-        assert_eq!(limits.idle_timeout, Duration::from_secs(90));
-
-        let env = |k: &str| (k == ENV_MAX_CONNECTIONS).then(|| "many".to_string());
-        let err = Config::load(None, env).unwrap_err();
-        assert!(err.to_string().contains(ENV_MAX_CONNECTIONS), "{err}");
-        let env = |k: &str| (k == ENV_MAX_CONNECTIONS).then(|| "0".to_string());
-        let zero = Config::load(None, env).unwrap();
-        assert!(matches!(zero.check(), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! against a per-address limit. The CRL is signed by the CA and checked by whoever installs it,
 //! so it may be fetched over plain HTTP.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +15,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 use vpn_pki::{CaError, EnrolError, EnrolRequest, LeafKey, LedgerError};
 
 use crate::auth::LoginLimiter;
@@ -27,39 +26,8 @@ pub const ENROL_BODY_LIMIT: usize = 64 * 1024;
 /// Enrolment attempts allowed per client address per minute, by default.
 pub const ENROL_ATTEMPTS_PER_MINUTE: usize = 10;
 
-/// `POST /v1/enrol` body: the token, the device UUID, and exactly one of a public key or a CSR.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EnrolBody {
-    pub token: String,
-    pub uuid: String,
-    /// PEM SubjectPublicKeyInfo.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public_key: Option<String>,
-    /// PEM certificate signing request; proves possession of the key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub csr: Option<String>,
-}
-
-/// The addresses leased to the device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VirtualIp {
-    pub v4: Option<IpAddr>,
-    pub v6: Option<IpAddr>,
-}
-
-/// `POST /v1/enrol` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnrolAnswer {
-    /// PEM certificate binding the UUID (SAN `urn:uuid:`) and virtual IPs (IP SANs).
-    pub certificate: String,
-    /// PEM certificate of the centre's CA.
-    pub ca: String,
-    pub virtual_ip: VirtualIp,
-    pub serial: String,
-    /// Unix seconds.
-    pub not_after: i64,
-}
+// The bodies are the API's wire types, shared with the devices that call it.
+pub use warnings_api::{EnrolAnswer, EnrolBody, VirtualIp};
 
 /// Everything the enrolment routes share.
 #[derive(Clone)]
@@ -106,7 +74,8 @@ fn status_of(e: &EnrolError) -> StatusCode {
         EnrolError::BadUuid { .. } => StatusCode::BAD_REQUEST,
         EnrolError::Ca(CaError::BadCsr(_) | CaError::BadPublicKey(_)) => StatusCode::BAD_REQUEST,
         EnrolError::Ledger {
-            source: LedgerError::Rejected(_),
+            source:
+                LedgerError::Rejected(_) | LedgerError::IpTaken { .. } | LedgerError::Conflict(_),
             ..
         } => StatusCode::CONFLICT,
         EnrolError::Ledger { .. } | EnrolError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -11,7 +11,10 @@ use std::net::IpAddr;
 use device_record::DeviceRecord;
 use device_registry::ContractError;
 use device_registry::contract::{DevicePage, HistoryEntry as ContractHistoryEntry};
-use fabric_client::{Contract, GatewayError, LedgerConnectError, LedgerSettings, connect};
+use fabric_client::{
+    Contract, Deadlines, GatewayError, LedgerConnectError, LedgerSettings, TxValidationCode,
+    connect,
+};
 use tonic::Code;
 use vpn_pki::{LedgerError, RegistryLedger};
 
@@ -33,10 +36,20 @@ impl FabricRegistry {
         Self { contract }
     }
 
-    /// Builds the registry from `network.json`, an organisation and an identity; does not dial yet.
+    /// Builds the registry from `network.json`, an organisation and an identity; does not dial
+    /// yet. Every call has the default deadlines ([`Deadlines::default`]).
     pub fn from_settings(settings: &LedgerSettings) -> Result<Self, LedgerConnectError> {
+        Self::from_settings_with(settings, Deadlines::default())
+    }
+
+    /// [`FabricRegistry::from_settings`] with the given per-call deadlines.
+    pub fn from_settings_with(
+        settings: &LedgerSettings,
+        deadlines: Deadlines,
+    ) -> Result<Self, LedgerConnectError> {
         let connection = connect(settings)?;
-        Ok(Self::new(connection.network.contract(connection.chaincode)))
+        let contract = connection.network.contract(connection.chaincode);
+        Ok(Self::new(contract.with_deadlines(deadlines)))
     }
 
     async fn evaluate(&self, function: &str, args: &[&[u8]]) -> Result<Vec<u8>, GatewayError> {
@@ -77,7 +90,8 @@ fn parse_record(function: &str, bytes: &[u8]) -> Result<DeviceRecord, RegistryEr
 }
 
 /// Sorts a Gateway failure into what the caller can do about it: the contract's "not registered"
-/// is `NotFound`, an unreachable peer is `Unavailable`, anything else the ledger refused.
+/// is `NotFound`, an unreachable or silent peer is `Unavailable`, a write lost to a concurrent
+/// one is `Conflict`, anything else the ledger refused.
 pub(crate) fn registry_error(e: &GatewayError, uuid: &str) -> RegistryError {
     // Built from the contract's own error type, so the text cannot drift from what it sends.
     let not_registered = ContractError::NotFound {
@@ -85,7 +99,17 @@ pub(crate) fn registry_error(e: &GatewayError, uuid: &str) -> RegistryError {
     }
     .to_string();
     match e {
-        GatewayError::Connect { .. } => RegistryError::Unavailable(e.to_string()),
+        GatewayError::Connect { .. } | GatewayError::Timeout { .. } => {
+            RegistryError::Unavailable(e.to_string())
+        }
+        GatewayError::Commit(c)
+            if matches!(
+                c.code,
+                TxValidationCode::MvccReadConflict | TxValidationCode::PhantomReadConflict
+            ) =>
+        {
+            RegistryError::Conflict(e.to_string())
+        }
         _ => match e.peer_status() {
             Some(s)
                 if s.message.contains(&not_registered)
@@ -101,6 +125,24 @@ pub(crate) fn registry_error(e: &GatewayError, uuid: &str) -> RegistryError {
             _ => RegistryError::Refused(e.to_string()),
         },
     }
+}
+
+/// The device the contract names when it refuses `ip` as already assigned, if `e` is that refusal.
+fn taken_by(e: &GatewayError, ip: &str) -> Option<String> {
+    // The contract's own message around a marker, so the text cannot drift from what it sends.
+    let template = ContractError::VirtualIpTaken {
+        ip: ip.to_string(),
+        holder: "\u{1}".into(),
+    }
+    .to_string();
+    let (before, after) = template.split_once('\u{1}')?;
+    let status = e.peer_status()?;
+    std::iter::once(status.message.as_str())
+        .chain(status.details.iter().map(|d| d.message.as_str()))
+        .find_map(|message| {
+            let rest = &message[message.find(before)? + before.len()..];
+            Some(rest[..rest.find(after)?].to_string())
+        })
 }
 
 impl RegistryView for FabricRegistry {
@@ -182,9 +224,15 @@ impl RegistryView for FabricRegistry {
             }
             // SetVirtualIp changes the address alone, so a key rotation or ban committed after
             // the read above stays as it is.
-            let ip = ip.to_string();
-            self.submit_record(uuid, "SetVirtualIp", &[uuid.as_bytes(), ip.as_bytes()])
-                .await
+            let text = ip.to_string();
+            let args: [&[u8]; 2] = [uuid.as_bytes(), text.as_bytes()];
+            match self.contract.submit("SetVirtualIp", &args).await {
+                Ok(done) => parse_record("SetVirtualIp", &done.payload),
+                Err(e) => Err(match taken_by(&e, &text) {
+                    Some(holder) => RegistryError::IpTaken { ip, holder },
+                    None => registry_error(&e, uuid),
+                }),
+            }
         })
     }
 }

@@ -16,13 +16,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::enforcement::Enforcement;
 use crate::metrics::Metrics;
 use crate::submitter::{PeerIdentity, Standing, may_manage, may_submit};
 use crate::warning::{NewWarning, Warning};
 use crate::warnings_store::{MAX_PAGE, StoreError, WarningFilter, WarningsStore};
+
+pub use warnings_api::{CountBody, ErrorBody};
 
 /// Default largest request body, in bytes: a full batch of long warnings fits.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -128,18 +130,6 @@ pub fn health_router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
-}
-
-/// JSON body of every error answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    pub error: String,
-    /// The offending field or query parameter, when one is to blame.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// Position in a batch of the offending warning.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub index: Option<usize>,
 }
 
 /// A failed request: status plus the body that explains it.
@@ -440,12 +430,6 @@ async fn list_warnings(
     let before: Option<u64> = parse_number("before", &params.before)?;
     let page = with_store(&state, move |s| s.list(&filter, limit, before)).await?;
     Ok(Json(page).into_response())
-}
-
-/// Answer of `GET /v1/warnings/count`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CountBody {
-    pub count: u64,
 }
 
 async fn count_warnings(

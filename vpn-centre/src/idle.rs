@@ -1,19 +1,22 @@
-//! Tells an idle connection from a busy one: bytes moving either way, or a request in progress.
+//! Tells an idle connection from a busy one: bytes moving either way, or a request in progress,
+//! and whether it ever sent a complete request.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Last time bytes moved on a connection, and how many requests it is handling.
+/// Last time bytes moved on a connection, how many requests it is handling, and whether it
+/// has sent one yet.
 pub struct Activity {
     start: Instant,
     last_ms: AtomicU64,
     in_flight: AtomicUsize,
+    requested: AtomicBool,
 }
 
 impl Default for Activity {
@@ -28,6 +31,7 @@ impl Activity {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            requested: AtomicBool::new(false),
         }
     }
 
@@ -36,7 +40,8 @@ impl Activity {
         self.last_ms.store(now, Relaxed);
     }
 
-    fn quiet_for(&self) -> Duration {
+    /// Time since bytes last moved.
+    pub fn quiet_for(&self) -> Duration {
         self.start
             .elapsed()
             .saturating_sub(Duration::from_millis(self.last_ms.load(Relaxed)))
@@ -45,7 +50,18 @@ impl Activity {
     /// Marks a request in progress until the guard drops (a slow handler is not idleness).
     pub fn start_request(self: &Arc<Self>) -> RequestGuard {
         self.in_flight.fetch_add(1, Relaxed);
+        self.requested.store(true, Relaxed);
         RequestGuard(self.clone())
+    }
+
+    /// Requests in progress.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Relaxed)
+    }
+
+    /// Whether a complete request (its headers read) ever arrived.
+    pub fn has_requested(&self) -> bool {
+        self.requested.load(Relaxed)
     }
 
     /// Resolves once no request is in progress and nothing moved for `limit`.

@@ -27,10 +27,13 @@ impl LedgerBridge {
     }
 }
 
-/// A registry failure as enrolment reports it: only an unreachable ledger is worth retrying.
+/// A registry failure as enrolment reports it: an unreachable ledger is worth retrying later; a
+/// taken address or a lost write makes enrolment try the next address.
 pub(crate) fn ledger_error(e: RegistryError) -> LedgerError {
     match e {
         RegistryError::Unavailable(m) => LedgerError::Unavailable(m),
+        RegistryError::IpTaken { ip, holder } => LedgerError::IpTaken { ip, holder },
+        RegistryError::Conflict(m) => LedgerError::Conflict(m),
         RegistryError::NotFound(_) | RegistryError::Refused(_) => {
             LedgerError::Rejected(e.to_string())
         }

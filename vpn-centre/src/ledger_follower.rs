@@ -9,15 +9,19 @@
 //! not replayed, because an old ban followed by an unban and a new enrolment would revoke the new
 //! certificate (events say nothing about which certificates they predate). `Unbanned` revokes
 //! nothing and restores nothing: an unbanned device enrols again.
+//!
+//! The same listing and every event also tell the PKI which virtual IPs the ledger gives to
+//! which device, so enrolment skips addresses registered by hand or by another organisation.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use device_record::{ChangeKind, EVENT_NAME, RegistryEvent};
 use fabric_client::{
-    ChaincodeEvent, Checkpoint as _, FileCheckpoint, LedgerConnectError, LedgerSettings, Network,
-    StartPosition, connect,
+    ChaincodeEvent, Checkpoint as _, Deadlines, FileCheckpoint, LedgerConnectError, LedgerSettings,
+    Network, StartPosition, connect,
 };
 use rcgen::RevocationReason;
 
@@ -57,6 +61,12 @@ impl LedgerFollower {
             pki,
             registry,
         })
+    }
+
+    /// This follower with other deadlines for its one-shot ledger reads.
+    pub fn with_deadlines(mut self, deadlines: Deadlines) -> Self {
+        self.network = self.network.with_deadlines(deadlines);
+        self
     }
 
     /// Runs until the task is aborted; failures are logged and retried.
@@ -122,6 +132,14 @@ impl LedgerFollower {
             for d in devices.iter().filter(|d| d.banned) {
                 self.revoke(&d.uuid, ChangeKind::Banned).await?;
             }
+            let seen: Vec<_> = devices
+                .iter()
+                .map(|d| (d.uuid.clone(), d.virtual_ip.parse::<IpAddr>().ok()))
+                .collect();
+            self.pki
+                .note_ledger_ips(&seen)
+                .await
+                .map_err(|e| format!("cannot record the ledger's virtual IPs: {e}"))?;
         }
         // An empty transaction id skips nothing: the stream restarts at `height` itself.
         let start = ChaincodeEvent {
@@ -146,10 +164,21 @@ impl LedgerFollower {
     ) -> Result<(), String> {
         if event.name == EVENT_NAME {
             match RegistryEvent::from_json(&event.payload) {
-                Ok(change) if matches!(change.change, ChangeKind::Banned | ChangeKind::Deleted) => {
-                    self.revoke(&change.uuid, change.change).await?;
+                Ok(change) => {
+                    let ip = change
+                        .record
+                        .as_ref()
+                        .and_then(|r| r.virtual_ip.parse().ok());
+                    self.pki
+                        .note_ledger_ips(&[(change.uuid.clone(), ip)])
+                        .await
+                        .map_err(|e| {
+                            format!("cannot record the virtual IP of {}: {e}", change.uuid)
+                        })?;
+                    if matches!(change.change, ChangeKind::Banned | ChangeKind::Deleted) {
+                        self.revoke(&change.uuid, change.change).await?;
+                    }
                 }
-                Ok(_) => {}
                 // Only a broken chaincode writes this; nothing in it can be applied.
                 Err(e) => tracing::error!(block = event.block, tx_id = %event.tx_id, error = %e,
                     "registry event is not valid JSON; skipped"),

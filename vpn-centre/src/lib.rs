@@ -5,8 +5,8 @@ pub mod app;
 pub mod auth;
 pub mod autoban;
 pub mod ban;
-pub mod client;
 pub mod config;
+pub mod conn_slots;
 pub mod dashboard;
 pub mod enforcement;
 pub mod enrol_api;
@@ -15,15 +15,28 @@ pub mod http;
 pub mod idle;
 pub mod ledger_bridge;
 pub mod ledger_follower;
+pub mod ledger_timeouts;
 pub mod metrics;
 pub mod pki;
 pub mod registry;
 pub mod submitter;
-pub mod tls_client;
 pub mod tls_listener;
-pub mod warning;
 pub mod warnings_retention;
 pub mod warnings_store;
+
+// The wire types and the client live in `warnings-api`; these keep the old paths working.
+/// HTTP client of the warnings API (now in [`warnings_api::client`]).
+pub mod client {
+    pub use warnings_api::client::*;
+}
+/// One HTTPS request over a fresh rustls connection (now in [`warnings_api::tls`]).
+pub mod tls_client {
+    pub use warnings_api::tls::*;
+}
+/// Warning wire types and their rules (now in [`warnings_api::warning`]).
+pub mod warning {
+    pub use warnings_api::warning::*;
+}
 
 pub use client::{ClientError, TlsIdentity, WarningClient};
 pub use warning::{NewWarning, Warning};

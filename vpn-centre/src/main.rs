@@ -274,14 +274,16 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
     // Devices page says the ledger is not connected, and auto-ban cannot act.
     let registry: Option<Arc<dyn RegistryView>> = match settings.ledger_settings() {
         Some(ledger) => {
-            let registry = FabricRegistry::from_settings(&ledger).with_context(|| {
-                format!(
-                    "cannot prepare the ledger connection from {} (org {}, identity {})",
-                    ledger.network.display(),
-                    ledger.org,
-                    ledger.identity
-                )
-            })?;
+            let deadlines = settings.ledger_timeouts.deadlines();
+            let registry =
+                FabricRegistry::from_settings_with(&ledger, deadlines).with_context(|| {
+                    format!(
+                        "cannot prepare the ledger connection from {} (org {}, identity {})",
+                        ledger.network.display(),
+                        ledger.org,
+                        ledger.identity
+                    )
+                })?;
             tracing::info!(network = %ledger.network.display(), org = %ledger.org,
                 identity = %ledger.identity, "device registry on the Fabric ledger");
             Some(Arc::new(registry))
@@ -364,7 +366,10 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
         None
     } else {
         println!("vpn-centre listening on https://{operator_addr}");
-        Some(Arc::new(tls_server_config(&own.cert_pem, &own.key_pem)?))
+        Some(Arc::new(listener::server_only_tls(
+            &own.cert_pem,
+            &own.key_pem,
+        )?))
     };
     let operators_task = tokio::spawn(listener::serve(
         operator_listener,
@@ -376,9 +381,14 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
     ));
     // Printed on stdout so scripts started with port 0 can learn the real ports.
     println!("vpn-centre validators on https://{mtls_addr}");
-    let validators_task = tokio::spawn(listener::serve(
+    // Mutual TLS: a connection closes as soon as its certificate is revoked.
+    let mtls = listener::Security::MutualTls {
+        config: Arc::new(mtls_config),
+        verifier: pki.verifier(),
+    };
+    let validators_task = tokio::spawn(listener::serve_with(
         mtls_listener,
-        Some(Arc::new(mtls_config)),
+        mtls,
         validator_app,
         limits,
         Some(metrics),
@@ -390,6 +400,7 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
         Some(ledger) => Some(
             LedgerFollower::new(&ledger, &settings.data_dir, pki.clone(), registry.clone())
                 .context("cannot prepare the ledger event follower")?
+                .with_deadlines(settings.ledger_timeouts.deadlines())
                 .spawn(),
         ),
         None => None,
@@ -406,23 +417,6 @@ async fn serve(settings: Config) -> anyhow::Result<()> {
     let _ = validators_task.await;
     tracing::info!("vpn-centre stopped");
     Ok(())
-}
-
-/// Server-authenticated TLS for the operators' listener (browsers present no certificate).
-fn tls_server_config(cert_pem: &str, key_pem: &str) -> anyhow::Result<rustls::ServerConfig> {
-    use rustls::pki_types::pem::PemObject as _;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .context("the centre's certificate PEM is unreadable")?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
-        .context("the centre's key PEM is unreadable")?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .context("cannot build the operators' TLS configuration")
 }
 
 /// Resolves on Ctrl-C or SIGTERM, letting in-flight requests finish.

@@ -11,6 +11,7 @@ pub struct Metrics {
     received_by_code: Mutex<BTreeMap<i32, u64>>,
     refused_submissions: AtomicU64,
     refused_connections: AtomicU64,
+    shed_connections: AtomicU64,
 }
 
 impl Metrics {
@@ -30,9 +31,15 @@ impl Metrics {
         self.refused_submissions.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a connection closed at once because its listener was at its connection limit.
+    /// Counts a connection closed at once because its listener was at its connection limit with
+    /// every connection busy.
     pub fn record_refused_connection(&self) {
         self.refused_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection closed to make room for a newcomer at the connection limit.
+    pub fn record_shed_connection(&self) {
+        self.shed_connections.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The exposition text, with the current number of stored warnings as a gauge.
@@ -58,12 +65,19 @@ impl Metrics {
             "sf2c_vpn_warning_submissions_refused_total {}",
             self.refused_submissions.load(Ordering::Relaxed)
         );
-        out.push_str("# HELP sf2c_vpn_connections_refused_total Connections closed at once: listener at its connection limit.\n");
+        out.push_str("# HELP sf2c_vpn_connections_refused_total Connections closed at once: listener at its connection limit, every connection busy.\n");
         out.push_str("# TYPE sf2c_vpn_connections_refused_total counter\n");
         let _ = writeln!(
             out,
             "sf2c_vpn_connections_refused_total {}",
             self.refused_connections.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP sf2c_vpn_connections_shed_total Connections without a request closed for a newcomer at the connection limit.\n");
+        out.push_str("# TYPE sf2c_vpn_connections_shed_total counter\n");
+        let _ = writeln!(
+            out,
+            "sf2c_vpn_connections_shed_total {}",
+            self.shed_connections.load(Ordering::Relaxed)
         );
         out.push_str("# HELP sf2c_vpn_warnings_stored Warnings currently in the store.\n");
         out.push_str("# TYPE sf2c_vpn_warnings_stored gauge\n");

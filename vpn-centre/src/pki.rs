@@ -8,6 +8,7 @@
 //! serves the CRL signed at the last change from memory (re-signed only when a quarter of its
 //! lifetime has passed), so frequent polls cost no signature and no disk write.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -160,6 +161,17 @@ impl CentrePki {
 
     pub async fn lease_of(&self, uuid: &str) -> Result<Option<IpLease>, PkiError> {
         Ok(self.enroller.lease_of(uuid).await?)
+    }
+
+    /// Records the virtual IPs the ledger shows for devices (`None`: none), so enrolment never
+    /// leases an address registered to another device by hand or by another organisation.
+    pub async fn note_ledger_ips(&self, seen: &[(String, Option<IpAddr>)]) -> Result<(), PkiError> {
+        Ok(self.enroller.note_ledger_ips(seen, now_secs()).await?)
+    }
+
+    /// The device the ledger was last seen to give `ip` to, as far as the PKI knows.
+    pub async fn ledger_holder(&self, ip: IpAddr) -> Result<Option<String>, PkiError> {
+        Ok(self.enroller.ledger_holder(ip).await?)
     }
 
     /// A new key and a certificate with role `service` for a named service (the cloud sink, the

@@ -33,6 +33,12 @@ pub enum RegistryError {
     Refused(String),
     #[error("the ledger cannot be reached: {0}; check the peer connection and retry")]
     Unavailable(String),
+    /// `SetVirtualIp` refused: the registry gives the address to another device.
+    #[error("virtual IP {ip} is already assigned to device {holder} on the ledger")]
+    IpTaken { ip: IpAddr, holder: String },
+    /// The write was ordered but lost to a concurrent change of the same keys.
+    #[error("the ledger write lost to a concurrent change: {0}; retry")]
+    Conflict(String),
 }
 
 /// The registry as the dashboard, enrolment and auto-ban see it.

@@ -14,6 +14,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::warning::{NewWarning, Warning};
 use crate::warnings_retention::{RECEIVED_INDEX, Retention};
 
+pub use warnings_api::{WarningFilter, WarningPage};
+
 /// Default aggregation window: refusals of one kind within a minute of a row's first share it.
 pub const DEFAULT_AGGREGATE_WINDOW_MS: u64 = 60_000;
 
@@ -73,24 +75,6 @@ const COLUMNS: &str = "id, received_ms, submitter, offender_address, offender_de
 
 /// Largest page a single list call returns.
 pub const MAX_PAGE: u32 = 1000;
-
-/// Which warnings a list or count covers; `None` fields do not filter.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WarningFilter {
-    pub device: Option<String>,
-    pub code: Option<i32>,
-    pub submitter: Option<String>,
-    /// Only warnings whose `time_ms` is at or after this instant.
-    pub since_ms: Option<u64>,
-}
-
-/// One page of warnings, newest first, and the cursor for the next (older) page.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct WarningPage {
-    pub warnings: Vec<Warning>,
-    /// Pass as `before` to get the next page; `None` when this page is the last.
-    pub next_before: Option<u64>,
-}
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -190,3 +190,44 @@ async fn enrolment_attempts_are_limited_per_address() {
     assert!(statuses[..limit].iter().all(|s| *s == 403), "{statuses:?}");
     assert_eq!(statuses[limit], 429, "{statuses:?}");
 }
+
+#[tokio::test]
+async fn an_address_taken_on_the_ledger_or_lost_to_a_concurrent_write_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let centre = Centre::start(dir.path(), AutoBanPolicy::default()).await;
+    // Registered by hand at the pool's first address; the centre has not heard of it.
+    let by_hand = "5d1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f4a";
+    centre
+        .registry
+        .register(common::memory_registry::gateway(by_hand, 2));
+    centre.registry.register(unenrolled(GW, NodeType::Gateway));
+    // The write of the next address then loses to a concurrent change.
+    centre.registry.lose_next_ip_writes(1);
+    let client = WarningClient::new(&centre.url).unwrap();
+    let token = centre
+        .pki
+        .issue_token(GW, std::time::Duration::from_secs(600))
+        .await
+        .unwrap();
+    let answer = client.enrol(&body(&token.secret, GW)).await.unwrap();
+    let v4 = answer.virtual_ip.v4.unwrap();
+    assert_eq!(v4.to_string(), "10.8.0.4");
+    assert_eq!(centre.registry.current(GW).unwrap().virtual_ip, "10.8.0.4");
+    let taken: std::net::IpAddr = "10.8.0.2".parse().unwrap();
+    assert_eq!(
+        centre.pki.ledger_holder(taken).await.unwrap().as_deref(),
+        Some(by_hand)
+    );
+    assert_eq!(centre.pki.lease_of(GW).await.unwrap().unwrap().v4, Some(v4));
+    // The address lost to the conflict was given back: the next device gets it.
+    centre
+        .registry
+        .register(unenrolled(VALIDATOR, NodeType::Validator));
+    let token = centre
+        .pki
+        .issue_token(VALIDATOR, std::time::Duration::from_secs(600))
+        .await
+        .unwrap();
+    let next = client.enrol(&body(&token.secret, VALIDATOR)).await.unwrap();
+    assert_eq!(next.virtual_ip.v4.unwrap().to_string(), "10.8.0.3");
+}

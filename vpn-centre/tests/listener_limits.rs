@@ -1,5 +1,6 @@
-//! The listeners' connection limit and timeouts, on real sockets: silent clients are cut off and a
-//! full listener refuses newcomers while still serving the clients it holds.
+//! The listeners' connection limit and timeouts, on real sockets: silent clients are cut off, a
+//! full listener sheds its oldest silent connection for a newcomer, and refuses newcomers only
+//! while every connection has a request in progress.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -71,7 +72,7 @@ async fn a_silent_client_is_cut_off_while_others_are_served() {
 }
 
 #[tokio::test]
-async fn a_full_listener_refuses_newcomers_and_recovers() {
+async fn a_full_listener_sheds_the_oldest_silent_connection_for_a_newcomer() {
     let limits = ListenerLimits {
         max_connections: 2,
         header_read_timeout: Duration::from_secs(30),
@@ -80,34 +81,87 @@ async fn a_full_listener_refuses_newcomers_and_recovers() {
     let metrics = Arc::new(Metrics::default());
     let addr = start(limits, metrics.clone()).await;
     let mut first = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut second = TcpStream::connect(addr).await.unwrap();
     // Let the server accept both before the third arrives.
     tokio::time::sleep(Duration::from_millis(200)).await;
 
+    // The newcomer is served at once; the oldest silent connection made room for it.
+    let started = Instant::now();
+    let answer = get_health(addr).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(closed_within(&mut first, Duration::from_secs(2)).await);
+    assert!(!closed_within(&mut second, Duration::from_millis(200)).await);
+    let text = metrics.render(0);
+    assert!(text.contains("sf2c_vpn_connections_shed_total 1"), "{text}");
+    assert!(
+        text.contains("sf2c_vpn_connections_refused_total 0"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_full_listener_with_every_connection_busy_refuses_newcomers_and_recovers() {
+    let limits = ListenerLimits {
+        max_connections: 2,
+        ..ListenerLimits::default()
+    };
+    let metrics = Arc::new(Metrics::default());
+    let release = Arc::new(tokio::sync::Notify::new());
+    let wait = release.clone();
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/wait",
+            get(move || {
+                let wait = wait.clone();
+                async move {
+                    wait.notified().await;
+                    "done"
+                }
+            }),
+        );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve(
+        listener,
+        None,
+        app,
+        limits,
+        Some(metrics.clone()),
+        std::future::pending(),
+    ));
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"GET /wait HTTP/1.1\r\nHost: centre\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        busy.push(tcp);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
     let mut third = TcpStream::connect(addr).await.unwrap();
     assert!(closed_within(&mut third, Duration::from_secs(2)).await);
+    let text = metrics.render(0);
     assert!(
-        metrics
-            .render(0)
-            .contains("sf2c_vpn_connections_refused_total 1"),
-        "{}",
-        metrics.render(0)
+        text.contains("sf2c_vpn_connections_refused_total 1"),
+        "{text}"
     );
-    assert!(!closed_within(&mut first, Duration::from_millis(200)).await);
-    assert!(!closed_within(&mut second, Duration::from_millis(200)).await);
+    assert!(text.contains("sf2c_vpn_connections_shed_total 0"), "{text}");
 
-    // The first two still hold their slots: they can make a request each.
-    first
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: centre\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut out = String::new();
-    first.read_to_string(&mut out).await.unwrap();
-    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    drop(first);
-    drop(second);
-
-    // Slots free up once the server sees the clients go.
+    // Both requests finish; their slots free up and newcomers are served again.
+    release.notify_waiters();
+    for mut tcp in busy {
+        let mut out = String::new();
+        tcp.read_to_string(&mut out).await.unwrap();
+        assert!(out.ends_with("done"), "{out}");
+    }
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let answer = get_health(addr).await;

@@ -1,6 +1,7 @@
 //! A submitted transaction awaiting its commit: asks the peer, with a signed request, how it ended.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use prost::Message;
 use sf2c_protos::gateway::gateway_client::GatewayClient;
@@ -8,7 +9,9 @@ use sf2c_protos::gateway::{CommitStatusRequest, SignedCommitStatusRequest};
 use sf2c_protos::peer::TxValidationCode;
 use tonic::transport::Channel;
 
+use crate::deadline::{Call, Target};
 use crate::error::{CommitError, GatewayError};
+use crate::gateway::Gateway;
 use crate::identity::SigningIdentity;
 use crate::status::PeerStatus;
 
@@ -26,28 +29,34 @@ impl CommitStatus {
     }
 }
 
-/// Handle on a submitted transaction; [`Commit::status`] waits until the peer has committed it.
+/// Handle on a submitted transaction; [`Commit::status`] waits until the peer has committed it,
+/// at most the gateway's commit-status deadline.
 #[derive(Debug, Clone)]
 pub struct Commit {
     client: GatewayClient<Channel>,
     signer: Arc<SigningIdentity>,
+    endpoint: Arc<str>,
+    deadline: Duration,
     channel: String,
     tx_id: String,
 }
 
 impl Commit {
-    pub(crate) fn new(
-        client: GatewayClient<Channel>,
-        signer: Arc<SigningIdentity>,
-        channel: String,
-        tx_id: String,
-    ) -> Self {
+    pub(crate) fn new(gateway: &Gateway, channel: String, tx_id: String) -> Self {
         Self {
-            client,
-            signer,
+            client: gateway.client(),
+            signer: gateway.signer_arc(),
+            endpoint: gateway.endpoint_arc(),
+            deadline: gateway.deadlines().commit_status,
             channel,
             tx_id,
         }
+    }
+
+    /// This handle waiting at most `deadline` for the commit.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     pub fn tx_id(&self) -> &str {
@@ -63,16 +72,24 @@ impl Commit {
         }
         .encode_to_vec();
         let signature = self.signer.sign(&request)?;
-        let response = self
-            .client
-            .clone()
-            .commit_status(SignedCommitStatusRequest { request, signature })
-            .await
-            .map_err(|s| GatewayError::CommitStatus {
-                tx_id: self.tx_id.clone(),
-                status: PeerStatus::from_status(&s),
-            })?
-            .into_inner();
+        let target = Target {
+            call: Call::CommitStatus,
+            deadline: self.deadline,
+            endpoint: &self.endpoint,
+            function: "",
+            tx_id: &self.tx_id,
+        };
+        let call = async {
+            self.client
+                .clone()
+                .commit_status(SignedCommitStatusRequest { request, signature })
+                .await
+                .map_err(|s| GatewayError::CommitStatus {
+                    tx_id: self.tx_id.clone(),
+                    status: PeerStatus::from_status(&s),
+                })
+        };
+        let response = target.run(call).await?.into_inner();
         let code =
             TxValidationCode::try_from(response.result).map_err(|_| GatewayError::BadResponse {
                 what: "commit status",

@@ -6,6 +6,7 @@ use sf2c_protos::gateway::{EndorseRequest, EvaluateRequest, SubmitRequest};
 use sf2c_protos::peer::SignedProposal;
 
 use crate::commit::Commit;
+use crate::deadline::{Call, Deadlines, Target};
 use crate::envelope::transaction_result;
 use crate::error::GatewayError;
 use crate::gateway::Network;
@@ -51,6 +52,24 @@ impl Contract {
         &self.network
     }
 
+    /// This contract with other per-call deadlines.
+    pub fn with_deadlines(mut self, deadlines: Deadlines) -> Self {
+        self.network = self.network.with_deadlines(deadlines);
+        self
+    }
+
+    /// Where and how long `call` of `function` may run.
+    fn target<'a>(&'a self, call: Call, function: &'a str, tx_id: &'a str) -> Target<'a> {
+        let gateway = &self.network.gateway;
+        Target {
+            call,
+            deadline: gateway.deadlines().of(call),
+            endpoint: gateway.endpoint(),
+            function,
+            tx_id,
+        }
+    }
+
     /// Runs `function` on one peer without ordering it: nothing is written to the ledger.
     pub async fn evaluate<A: AsRef<[u8]>>(
         &self,
@@ -58,22 +77,27 @@ impl Contract {
         args: &[A],
     ) -> Result<Vec<u8>, GatewayError> {
         let (tx_id, proposal) = self.signed_proposal(function, args, &BTreeMap::new())?;
+        let call = async {
+            self.network
+                .gateway
+                .client()
+                .evaluate(EvaluateRequest {
+                    transaction_id: tx_id.clone(),
+                    channel_id: self.network.channel.clone(),
+                    proposed_transaction: Some(proposal),
+                    target_organizations: Vec::new(),
+                })
+                .await
+                .map_err(|s| GatewayError::Evaluate {
+                    function: function.to_string(),
+                    tx_id: tx_id.clone(),
+                    status: PeerStatus::from_status(&s),
+                })
+        };
         let response = self
-            .network
-            .gateway
-            .client()
-            .evaluate(EvaluateRequest {
-                transaction_id: tx_id.clone(),
-                channel_id: self.network.channel.clone(),
-                proposed_transaction: Some(proposal),
-                target_organizations: Vec::new(),
-            })
-            .await
-            .map_err(|s| GatewayError::Evaluate {
-                function: function.to_string(),
-                tx_id: tx_id.clone(),
-                status: PeerStatus::from_status(&s),
-            })?
+            .target(Call::Evaluate, function, &tx_id)
+            .run(call)
+            .await?
             .into_inner();
         let result = response.result.ok_or_else(|| GatewayError::BadResponse {
             what: "evaluate response",
@@ -119,19 +143,23 @@ impl Contract {
         let channel = self.network.channel.clone();
         let mut client = self.network.gateway.client();
         let (tx_id, proposal) = self.signed_proposal(function, args, &options.transient)?;
-        let endorsed = client
-            .endorse(EndorseRequest {
-                transaction_id: tx_id.clone(),
-                channel_id: channel.clone(),
-                proposed_transaction: Some(proposal),
-                endorsing_organizations: options.endorsing_organizations.clone(),
-            })
-            .await
-            .map_err(|s| GatewayError::Endorse {
+        let endorse = client.endorse(EndorseRequest {
+            transaction_id: tx_id.clone(),
+            channel_id: channel.clone(),
+            proposed_transaction: Some(proposal),
+            endorsing_organizations: options.endorsing_organizations.clone(),
+        });
+        let endorse = async {
+            endorse.await.map_err(|s| GatewayError::Endorse {
                 function: function.to_string(),
                 tx_id: tx_id.clone(),
                 status: PeerStatus::from_status(&s),
-            })?
+            })
+        };
+        let endorsed = self
+            .target(Call::Endorse, function, &tx_id)
+            .run(endorse)
+            .await?
             .into_inner();
         let mut envelope =
             endorsed
@@ -143,18 +171,19 @@ impl Contract {
         let payload = transaction_result(&envelope)?;
         // The orderer checks the submitter's signature over the exact payload bytes.
         envelope.signature = self.network.gateway.signer().sign(&envelope.payload)?;
-        client
-            .submit(SubmitRequest {
-                transaction_id: tx_id.clone(),
-                channel_id: channel.clone(),
-                prepared_transaction: Some(envelope),
-            })
-            .await
-            .map_err(|s| GatewayError::Submit {
+        let submit = client.submit(SubmitRequest {
+            transaction_id: tx_id.clone(),
+            channel_id: channel.clone(),
+            prepared_transaction: Some(envelope),
+        });
+        let submit = async {
+            submit.await.map_err(|s| GatewayError::Submit {
                 tx_id: tx_id.clone(),
                 status: PeerStatus::from_status(&s),
-            })?;
-        let commit = Commit::new(client, self.network.gateway.signer_arc(), channel, tx_id);
+            })
+        };
+        self.target(Call::Submit, "", &tx_id).run(submit).await?;
+        let commit = Commit::new(&self.network.gateway, channel, tx_id);
         Ok((payload, commit))
     }
 

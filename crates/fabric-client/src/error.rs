@@ -1,8 +1,11 @@
 //! Errors of the Gateway calls, one variant per phase, each carrying the peer's own answer.
 
+use std::time::Duration;
+
 use sf2c_protos::peer::TxValidationCode;
 use thiserror::Error;
 
+use crate::deadline::{Call, describe_timeout};
 use crate::proposal::ProposalError;
 use crate::signer::SignError;
 use crate::status::PeerStatus;
@@ -45,6 +48,16 @@ pub enum GatewayError {
     Events {
         chaincode: String,
         status: PeerStatus,
+    },
+    /// No answer within the call's deadline ([`crate::Deadlines`]); the request was cancelled.
+    #[error("{}", describe_timeout(*call, function, endpoint, *deadline, tx_id))]
+    Timeout {
+        call: Call,
+        /// The chaincode function; empty for submit and commit status.
+        function: String,
+        endpoint: String,
+        deadline: Duration,
+        tx_id: String,
     },
     #[error("the peer answered with a malformed {what}: {reason}")]
     BadResponse { what: &'static str, reason: String },

@@ -7,18 +7,25 @@ use std::time::Duration;
 use sf2c_protos::gateway::gateway_client::GatewayClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
+use crate::commit::Commit;
 use crate::contract::Contract;
+use crate::deadline::Deadlines;
 use crate::error::GatewayError;
 use crate::identity::SigningIdentity;
 
 /// How long to wait for the TCP and TLS handshake before giving up on a peer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A connection to one peer's Gateway service, acting as one identity.
+/// Named in errors when a gateway was built from a bare channel.
+const UNNAMED_PEER: &str = "(unnamed peer)";
+
+/// A connection to one peer's Gateway service, acting as one identity, with a deadline per call.
 #[derive(Clone, Debug)]
 pub struct Gateway {
     client: GatewayClient<Channel>,
     signer: Arc<SigningIdentity>,
+    endpoint: Arc<str>,
+    deadlines: Deadlines,
 }
 
 impl Gateway {
@@ -40,15 +47,43 @@ impl Gateway {
             .connect()
             .await
             .map_err(|e| fail(error_chain(&e)))?;
-        Ok(Self::from_channel(channel, signer))
+        Ok(Self::from_channel_at(channel, signer, endpoint))
     }
 
-    /// Uses an already built channel (custom TLS, interceptors, tests).
+    /// Uses an already built channel (custom TLS, interceptors, tests); errors name no peer.
     pub fn from_channel(channel: Channel, signer: SigningIdentity) -> Self {
+        Self::from_channel_at(channel, signer, UNNAMED_PEER)
+    }
+
+    /// Uses an already built channel to the peer at `endpoint` (the address errors name).
+    pub fn from_channel_at(
+        channel: Channel,
+        signer: SigningIdentity,
+        endpoint: impl Into<String>,
+    ) -> Self {
         Self {
             client: GatewayClient::new(channel),
             signer: Arc::new(signer),
+            endpoint: Arc::from(endpoint.into()),
+            deadlines: Deadlines::default(),
         }
+    }
+
+    /// This gateway with other per-call deadlines (every network and contract made from it
+    /// afterwards inherits them).
+    pub fn with_deadlines(mut self, deadlines: Deadlines) -> Self {
+        self.deadlines = deadlines;
+        self
+    }
+
+    /// The per-call deadlines in force.
+    pub fn deadlines(&self) -> Deadlines {
+        self.deadlines
+    }
+
+    /// The peer address this gateway talks to, as errors name it.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     /// The identity that signs this gateway's requests.
@@ -71,6 +106,10 @@ impl Gateway {
     pub(crate) fn signer_arc(&self) -> Arc<SigningIdentity> {
         self.signer.clone()
     }
+
+    pub(crate) fn endpoint_arc(&self) -> Arc<str> {
+        self.endpoint.clone()
+    }
 }
 
 /// A Fabric channel as seen through a gateway.
@@ -87,6 +126,18 @@ impl Network {
 
     pub fn gateway(&self) -> &Gateway {
         &self.gateway
+    }
+
+    /// This network with other per-call deadlines.
+    pub fn with_deadlines(mut self, deadlines: Deadlines) -> Self {
+        self.gateway.deadlines = deadlines;
+        self
+    }
+
+    /// The commit of a transaction submitted earlier, e.g. after a submit failed or timed out, to
+    /// learn whether it committed before trying the change again.
+    pub fn commit_of(&self, tx_id: impl Into<String>) -> Commit {
+        Commit::new(&self.gateway, self.channel.clone(), tx_id.into())
     }
 
     /// A chaincode deployed on this channel.

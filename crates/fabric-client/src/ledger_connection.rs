@@ -163,7 +163,7 @@ pub fn connect(settings: &LedgerSettings) -> Result<LedgerConnection, LedgerConn
         .http2_keep_alive_interval(KEEPALIVE)
         .keep_alive_while_idle(true)
         .connect_lazy();
-    let gateway = Gateway::from_channel(channel, target.identity);
+    let gateway = Gateway::from_channel_at(channel, target.identity, peer.endpoint.clone());
     Ok(LedgerConnection {
         network: gateway.network(target.file.channel.clone()),
         chaincode: target.file.chaincode,

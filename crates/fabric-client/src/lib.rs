@@ -10,7 +10,9 @@
 //!   [`Proposal`] to `Evaluate`; [`Contract::submit`] goes `Endorse` -> sign the prepared
 //!   envelope's payload -> `Submit` -> signed `CommitStatus` ([`Commit`]);
 //! - [`GatewayError`]: one variant per phase, each carrying the peer's status message and its
-//!   `gateway.ErrorDetail` list ([`PeerStatus`]); an invalid commit is a [`CommitError`].
+//!   `gateway.ErrorDetail` list ([`PeerStatus`]); an invalid commit is a [`CommitError`]; a call
+//!   past its deadline ([`Deadlines`], set on the gateway, network or contract) is a
+//!   [`GatewayError::Timeout`] naming the call, the peer and the deadline.
 //!
 //! [`NetworkFile`] reads `network.json` (see the README); [`connect`] turns it, an organisation
 //! and an [`IdentityChoice`] into a [`Network`].
@@ -18,6 +20,7 @@
 pub mod checkpoint;
 pub mod commit;
 pub mod contract;
+pub mod deadline;
 pub mod envelope;
 pub mod error;
 pub mod events;
@@ -33,6 +36,7 @@ pub mod status;
 pub use checkpoint::{Checkpoint, CheckpointError, FileCheckpoint, Position};
 pub use commit::{Commit, CommitStatus};
 pub use contract::{Contract, SubmitOptions, SubmitResult};
+pub use deadline::{Call, Deadlines};
 pub use error::{CommitError, GatewayError};
 pub use events::{ChaincodeEvent, ChaincodeEvents, StartPosition};
 pub use gateway::{Gateway, Network};

@@ -132,6 +132,28 @@ impl NetworkFile {
         Ok(file)
     }
 
+    /// A copy whose relative paths are resolved, to be saved in another directory (e.g. with
+    /// one endpoint changed to try a fault).
+    pub fn with_absolute_paths(&self) -> NetworkFile {
+        let mut file = self.clone();
+        for node in file
+            .organizations
+            .iter_mut()
+            .flat_map(|o| o.peers.iter_mut())
+            .chain(file.orderers.iter_mut())
+        {
+            node.tls_root_cert = self.resolve(&node.tls_root_cert);
+        }
+        for org in &mut file.organizations {
+            for files in [&mut org.admin, &mut org.client] {
+                for path in [&mut files.msp_dir, &mut files.cert, &mut files.key] {
+                    *path = path.as_deref().map(|p| self.resolve(p));
+                }
+            }
+        }
+        file
+    }
+
     /// The organisation called `name` (its short name or its MSP ID).
     pub fn organization(&self, name: &str) -> Result<&Organization, NetworkFileError> {
         self.organizations

@@ -41,6 +41,7 @@ pub fn open_database(path: &Path) -> Result<Connection, DbError> {
     for sql in [
         crate::tokens::SCHEMA,
         crate::ip_pool::SCHEMA,
+        crate::ledger_ips::SCHEMA,
         crate::revocation::SCHEMA,
     ] {
         conn.execute_batch(sql).map_err(schema)?;

@@ -1,9 +1,13 @@
 //! The enrolment flow: token → registry check → virtual IP → ledger update → certificate, all or nothing.
 //!
-//! Every step runs inside one SQLite transaction (`BEGIN IMMEDIATE`); any failure rolls it back,
-//! so the token stays unused, no address stays leased and no certificate is registered. The
-//! ledger write is the last step before COMMIT, and is skipped when the record already holds
-//! the address. Enrolments are serialised by the database lock; they are rare.
+//! The PKI database is never held across a ledger call, so a slow or silent peer stalls only the
+//! enrolment waiting on it, never CRLs, revocations or other enrolments. Each step under the
+//! database lock reserves what the next needs: the token is redeemed first, the address is
+//! leased before it is written to the ledger, and the certificate is recorded last. A failure
+//! gives back what this enrolment reserved (the token becomes usable again, addresses leased for
+//! it are freed), so nothing of a failed enrolment stays. An address the ledger refuses as taken
+//! (registered by hand, or by another organisation) or loses to a concurrent write is skipped
+//! for the next free one. The ledger write is skipped when the record already holds the address.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -14,11 +18,14 @@ use rusqlite::Connection;
 use tokio::sync::Mutex;
 
 use crate::ca::{CaError, CertRole, CertificateAuthority, IssuedCert, LeafKey, LeafRequest};
-use crate::ip_pool::{IpLease, IpPool, PoolError};
+use crate::ip_pool::{IpLease, IpPool, PoolError, Reservation};
 use crate::ledger::{LedgerError, RegistryLedger};
 use crate::revocation::{RevocationError, Revocations};
 use crate::role::Role;
 use crate::tokens::{EnrolmentToken, TokenError, Tokens};
+
+/// Addresses one enrolment tries before giving up (each refused one is skipped).
+const ADDRESS_TRIES: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnrolError {
@@ -88,8 +95,8 @@ pub struct Enrolled {
 /// The VPN Centre's PKI state: CA, address pool, database and ledger access.
 pub struct Enroller<L> {
     ca: CertificateAuthority,
-    pool: IpPool,
-    db: Mutex<Connection>,
+    pub(crate) pool: IpPool,
+    pub(crate) db: Mutex<Connection>,
     ledger: L,
     config: EnrolmentConfig,
 }
@@ -102,7 +109,14 @@ fn usage_of(node_type: NodeType) -> CertRole {
     }
 }
 
-fn normalise(uuid: &str) -> Result<String, EnrolError> {
+fn ledger_error(uuid: &str, source: LedgerError) -> EnrolError {
+    EnrolError::Ledger {
+        uuid: uuid.to_string(),
+        source,
+    }
+}
+
+pub(crate) fn normalise(uuid: &str) -> Result<String, EnrolError> {
     device_record::normalise_uuid(uuid).map_err(|e| EnrolError::BadUuid {
         uuid: uuid.to_string(),
         reason: e.to_string(),
@@ -153,43 +167,34 @@ impl<L: RegistryLedger> Enroller<L> {
     /// Runs the whole enrolment; on any error nothing is changed.
     pub async fn enrol(&self, req: &EnrolRequest, now: i64) -> Result<Enrolled, EnrolError> {
         let uuid = normalise(&req.uuid)?;
-        let mut db = self.db.lock().await;
-        let conn: &mut Connection = &mut db;
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        match self.enrol_steps(conn, &uuid, req, now).await {
+        // The token comes first so an unauthenticated caller learns nothing about the registry.
+        Tokens::new(&*self.db.lock().await).redeem(&req.token, &uuid, now)?;
+        match self.enrol_redeemed(&uuid, req, now).await {
             Ok(done) => {
-                conn.execute_batch("COMMIT")?;
                 tracing::info!(device = %uuid, ip = %done.virtual_ip, serial = %done.serial_hex, "device enrolled");
                 Ok(done)
             }
             Err(e) => {
-                if let Err(rollback) = conn.execute_batch("ROLLBACK") {
-                    tracing::error!(device = %uuid, error = %rollback, "rollback after failed enrolment failed");
+                let db = self.db.lock().await;
+                if let Err(restore) = Tokens::new(&db).restore(&req.token, &uuid, now) {
+                    tracing::error!(device = %uuid, error = %restore, "cannot give back the token of a failed enrolment");
                 }
                 Err(e)
             }
         }
     }
 
-    // `conn` is `&mut` (Send) rather than `&` so the future stays Send across the ledger awaits.
-    async fn enrol_steps(
+    async fn enrol_redeemed(
         &self,
-        conn: &mut Connection,
         uuid: &str,
         req: &EnrolRequest,
         now: i64,
     ) -> Result<Enrolled, EnrolError> {
-        // The token comes first so an unauthenticated caller learns nothing about the registry.
-        Tokens::new(conn).redeem(&req.token, uuid, now)?;
-        let ledger_err = |source| EnrolError::Ledger {
-            uuid: uuid.to_string(),
-            source,
-        };
         let record = self
             .ledger
             .get_device(uuid)
             .await
-            .map_err(ledger_err)?
+            .map_err(|source| ledger_error(uuid, source))?
             .ok_or_else(|| EnrolError::NotRegistered {
                 uuid: uuid.to_string(),
             })?;
@@ -198,36 +203,105 @@ impl<L: RegistryLedger> Enroller<L> {
                 uuid: uuid.to_string(),
             });
         }
-        let lease = self.pool.allocate(conn, uuid, now)?;
-        let virtual_ip = lease.primary().ok_or(PoolError::NoNetworks)?;
-        // Role and usage follow the ledger's node_type (server names apply to validators only).
-        let cert = self.ca.issue_with_role(
+        let on_ledger = record.virtual_ip.parse::<IpAddr>().ok();
+        let mut refused = Vec::new();
+        for _ in 0..ADDRESS_TRIES {
+            let reservation = {
+                let db = self.db.lock().await;
+                self.pool.reserve(&db, uuid, now, on_ledger, &refused)?
+            };
+            let lease = reservation.lease.clone();
+            let virtual_ip = lease.primary().ok_or(PoolError::NoNetworks)?;
+            // Issued before the ledger write, so a bad key changes nothing on the ledger.
+            let cert = match self.issue(uuid, record.node_type, &lease, &req.key, now) {
+                Ok(cert) => cert,
+                Err(e) => {
+                    self.give_back(uuid, &reservation).await;
+                    return Err(e);
+                }
+            };
+            if on_ledger != Some(virtual_ip) {
+                if let Err(error) = self.ledger.set_virtual_ip(uuid, virtual_ip).await {
+                    self.give_back(uuid, &reservation).await;
+                    self.skip_refused(uuid, virtual_ip, error, now).await?;
+                    refused.push(virtual_ip);
+                    continue;
+                }
+            }
+            Revocations::new(&*self.db.lock().await).record_issued(uuid, &cert, now)?;
+            return Ok(Enrolled {
+                cert_pem: cert.pem,
+                ca_pem: self.ca.cert_pem().to_string(),
+                virtual_ip,
+                lease,
+                serial_hex: cert.serial_hex,
+                not_after: cert.not_after,
+            });
+        }
+        Err(ledger_error(
+            uuid,
+            LedgerError::Rejected(format!(
+                "no virtual IP could be written after {ADDRESS_TRIES} tries ({} refused as taken: \
+                 {refused:?}); check the registry for addresses registered inside the centre's network",
+                refused.len()
+            )),
+        ))
+    }
+
+    /// The device's certificate; role and usage follow the ledger's node_type (server names
+    /// apply to validators only).
+    fn issue(
+        &self,
+        uuid: &str,
+        node_type: NodeType,
+        lease: &IpLease,
+        key: &LeafKey,
+        now: i64,
+    ) -> Result<IssuedCert, EnrolError> {
+        Ok(self.ca.issue_with_role(
             &LeafRequest {
                 uuid: uuid.to_string(),
-                role: usage_of(record.node_type),
+                role: usage_of(node_type),
                 virtual_ips: lease.addresses(),
                 server_names: self.config.server_names.clone(),
-                key: req.key.clone(),
+                key: key.clone(),
                 validity: self.config.leaf_validity,
                 now,
             },
-            Role::of_node_type(record.node_type),
-        )?;
-        Revocations::new(conn).record_issued(uuid, &cert, now)?;
-        if record.virtual_ip.parse::<IpAddr>().ok() != Some(virtual_ip) {
-            self.ledger
-                .set_virtual_ip(uuid, virtual_ip)
-                .await
-                .map_err(ledger_err)?;
+            Role::of_node_type(node_type),
+        )?)
+    }
+
+    /// After a refused address write: an address taken on the ledger is recorded and skipped,
+    /// as is one lost to a concurrent write; any other failure ends the enrolment.
+    async fn skip_refused(
+        &self,
+        uuid: &str,
+        ip: IpAddr,
+        error: LedgerError,
+        now: i64,
+    ) -> Result<(), EnrolError> {
+        match &error {
+            LedgerError::IpTaken { ip: taken, holder } => {
+                let db = self.db.lock().await;
+                self.pool.note_ledger_ip(&db, holder, Some(*taken), now)?;
+                tracing::warn!(device = %uuid, %ip, %holder, "virtual IP taken on the ledger; trying the next one");
+                Ok(())
+            }
+            LedgerError::Conflict(reason) => {
+                tracing::warn!(device = %uuid, %ip, %reason, "virtual IP write lost to a concurrent change; trying the next one");
+                Ok(())
+            }
+            _ => Err(ledger_error(uuid, error)),
         }
-        Ok(Enrolled {
-            cert_pem: cert.pem,
-            ca_pem: self.ca.cert_pem().to_string(),
-            virtual_ip,
-            lease,
-            serial_hex: cert.serial_hex,
-            not_after: cert.not_after,
-        })
+    }
+
+    /// Frees the addresses leased for an enrolment that failed.
+    async fn give_back(&self, uuid: &str, reservation: &Reservation) {
+        let db = self.db.lock().await;
+        if let Err(e) = self.pool.release_addresses(&db, uuid, &reservation.created) {
+            tracing::error!(device = %uuid, error = %e, "cannot free the addresses of a failed enrolment");
+        }
     }
 
     /// Certificate for a service that is not a registered device (the cloud sink, the centre,
@@ -286,6 +360,7 @@ impl<L: RegistryLedger> Enroller<L> {
             now,
         )?;
         self.pool.release(&tx, &uuid)?;
+        self.pool.note_ledger_ip(&tx, &uuid, None, now)?;
         tx.commit()?;
         Ok(serials)
     }

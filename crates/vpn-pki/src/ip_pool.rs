@@ -1,7 +1,8 @@
 //! Virtual-IP allocation from the configured IPv4 and IPv6 networks, leased per device and persisted in SQLite.
 //!
-//! Index 0 (network address) and 1 (the hub) are never leased, nor the IPv4 broadcast address.
-//! The `ip` primary key makes a second lease of an address impossible while the first exists.
+//! Index 0 (network address) and 1 (the hub) are never leased, nor the IPv4 broadcast address,
+//! nor an address the ledger gives to another device ([`crate::ledger_ips`]). The `ip` primary
+//! key makes a second lease of an address impossible while the first exists.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -9,6 +10,7 @@ use std::net::IpAddr;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::cidr::Cidr;
+use crate::ledger_ips::LedgerIps;
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS ip_leases (
@@ -64,6 +66,14 @@ impl IpLease {
     }
 }
 
+/// What [`IpPool::reserve`] leased: the lease, and the addresses leased just now (to give
+/// back with [`IpPool::release_addresses`] if the enrolment then fails).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    pub lease: IpLease,
+    pub created: Vec<IpAddr>,
+}
+
 /// The configured virtual networks.
 #[derive(Debug, Clone)]
 pub struct IpPool {
@@ -112,28 +122,50 @@ impl IpPool {
     /// Returns the device's lease, creating what is missing. A device that already holds an
     /// address inside the configured network keeps it.
     pub fn allocate(&self, conn: &Connection, uuid: &str, now: i64) -> Result<IpLease, PoolError> {
+        Ok(self.reserve(conn, uuid, now, None, &[])?.lease)
+    }
+
+    /// Like [`IpPool::allocate`], for an enrolment: `preferred` (the address the ledger already
+    /// gives the device) is leased when free, addresses in `avoid` (refused by the ledger during
+    /// this enrolment) and those the ledger gives to other devices are skipped, and a held
+    /// address among them is given up for a new one.
+    pub fn reserve(
+        &self,
+        conn: &Connection,
+        uuid: &str,
+        now: i64,
+        preferred: Option<IpAddr>,
+        avoid: &[IpAddr],
+    ) -> Result<Reservation, PoolError> {
+        let mut skip = LedgerIps::new(conn).held_by_others(uuid)?;
+        skip.extend(avoid);
         let mut lease = IpLease {
             device_uuid: uuid.to_string(),
             v4: None,
             v6: None,
         };
+        let mut created = Vec::new();
         for net in self.networks() {
             let family = family_of(&net);
             let ip = match held(conn, uuid, family)? {
-                Some(ip) if net.contains(ip) => ip,
+                Some(ip) if net.contains(ip) && !skip.contains(&ip) => ip,
                 stale => {
                     if let Some(old) = stale {
-                        // The network was reconfigured; the old address is no longer ours to keep.
+                        // Reconfigured network, or the ledger gives it to another device.
                         conn.execute(
                             "DELETE FROM ip_leases WHERE ip = ?1",
                             params![old.to_string()],
                         )?;
                     }
-                    let ip = first_free(conn, &net)?;
+                    let ip = match preferred.filter(|p| net.contains(*p) && !skip.contains(p)) {
+                        Some(p) if leased_to(conn, p)?.is_none() && usable(&net, p) => p,
+                        _ => first_free(conn, &net, &skip)?,
+                    };
                     conn.execute(
                         "INSERT INTO ip_leases (ip, family, device_uuid, allocated_at) VALUES (?1, ?2, ?3, ?4)",
                         params![ip.to_string(), family, uuid, now],
                     )?;
+                    created.push(ip);
                     ip
                 }
             };
@@ -143,7 +175,37 @@ impl IpPool {
                 lease.v6 = Some(ip);
             }
         }
-        Ok(lease)
+        Ok(Reservation { lease, created })
+    }
+
+    /// Records the address the ledger now shows for `uuid` (`None`: none, e.g. deleted); only
+    /// addresses inside the configured networks are kept.
+    pub fn note_ledger_ip(
+        &self,
+        conn: &Connection,
+        uuid: &str,
+        ip: Option<IpAddr>,
+        now: i64,
+    ) -> Result<(), PoolError> {
+        let ours = ip.filter(|ip| self.networks().iter().any(|n| n.contains(*ip)));
+        Ok(LedgerIps::new(conn).record(uuid, ours, now)?)
+    }
+
+    /// Frees the given addresses of the device (a reservation given back).
+    pub fn release_addresses(
+        &self,
+        conn: &Connection,
+        uuid: &str,
+        ips: &[IpAddr],
+    ) -> Result<usize, PoolError> {
+        let mut freed = 0;
+        for ip in ips {
+            freed += conn.execute(
+                "DELETE FROM ip_leases WHERE device_uuid = ?1 AND ip = ?2",
+                params![uuid, ip.to_string()],
+            )?;
+        }
+        Ok(freed)
     }
 
     /// The device's current lease, if it has one.
@@ -186,22 +248,46 @@ fn held(conn: &Connection, uuid: &str, family: u8) -> Result<Option<IpAddr>, Poo
     ip.map(parse_ip).transpose()
 }
 
-/// Lowest free host address. The scan stops at the first gap, so it costs at most one step per
-/// existing lease even in a /64.
-fn first_free(conn: &Connection, net: &Cidr) -> Result<IpAddr, PoolError> {
+/// The device holding a lease on `ip`, if any.
+fn leased_to(conn: &Connection, ip: IpAddr) -> Result<Option<String>, PoolError> {
+    Ok(conn
+        .query_row(
+            "SELECT device_uuid FROM ip_leases WHERE ip = ?1",
+            params![ip.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// A host address of `net` the pool may lease: not the network address, the hub or the IPv4
+/// broadcast address.
+fn usable(net: &Cidr, ip: IpAddr) -> bool {
+    net.index_of(ip)
+        .is_some_and(|i| (2..=last_host(net)).contains(&i))
+}
+
+/// Index of the last leasable address: the IPv4 broadcast address is not one.
+fn last_host(net: &Cidr) -> u128 {
+    if net.is_ipv4() {
+        net.last_index() - 1
+    } else {
+        net.last_index()
+    }
+}
+
+/// Lowest free host address not in `skip`. The scan stops at the first gap, so it costs at most
+/// one step per existing lease or skipped address even in a /64.
+fn first_free(conn: &Connection, net: &Cidr, skip: &HashSet<IpAddr>) -> Result<IpAddr, PoolError> {
     let mut stmt = conn.prepare("SELECT ip FROM ip_leases WHERE family = ?1")?;
-    let taken: HashSet<u128> = stmt
+    let mut taken: HashSet<u128> = stmt
         .query_map(params![family_of(net)], |r| r.get::<_, String>(0))?
         .map(|row| parse_ip(row?))
         .collect::<Result<Vec<_>, PoolError>>()?
         .into_iter()
         .filter_map(|ip| net.index_of(ip))
         .collect();
-    let last = if net.is_ipv4() {
-        net.last_index() - 1
-    } else {
-        net.last_index()
-    };
+    taken.extend(skip.iter().filter_map(|ip| net.index_of(*ip)));
+    let last = last_host(net);
     let mut index = 2u128;
     while index <= last {
         if !taken.contains(&index) {

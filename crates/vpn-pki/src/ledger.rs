@@ -1,8 +1,9 @@
 //! What the PKI needs from the device registry on the ledger: the `RegistryLedger` trait and its errors.
 //!
-//! The Fabric-backed implementation (evaluate `GetDevice`; submit `UpdateDevice` with the new
-//! virtual IP as a registry administrator) lives with the VPN Centre's Fabric client; the
-//! in-memory one the PKI's tests use is `MemoryRegistryLedger` in the test-only `test-doubles` crate.
+//! The Fabric-backed implementation (evaluate `GetDevice`; submit `SetVirtualIp` as a registry
+//! administrator, whose refusal of a taken address becomes [`LedgerError::IpTaken`]) lives with
+//! the VPN Centre's Fabric client; the in-memory one the PKI's tests use is
+//! `MemoryRegistryLedger` in the test-only `test-doubles` crate.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -15,6 +16,12 @@ pub enum LedgerError {
     Unavailable(String),
     #[error("ledger refused the change: {0}")]
     Rejected(String),
+    /// The registry gives the address to another device (e.g. one registered by hand).
+    #[error("virtual IP {ip} is already assigned to device {holder} on the ledger")]
+    IpTaken { ip: IpAddr, holder: String },
+    /// The write was ordered but lost to a concurrent change of the same keys (MVCC conflict).
+    #[error("ledger write lost to a concurrent change: {0}")]
+    Conflict(String),
 }
 
 /// Reads a device record and writes its virtual IP.

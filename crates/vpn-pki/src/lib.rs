@@ -1,8 +1,9 @@
 //! The VPN Centre's public-key infrastructure: CA, enrolment tokens, virtual IPs, revocation, mTLS and WireGuard export.
 //!
 //! Data path of an enrolment: [`tokens`] (one-time secret) → [`ledger`] (registered, not banned)
-//! → [`ip_pool`] (virtual IP) → [`ca`] (certificate) → [`revocation`] (serial recorded), all tied
-//! together by [`enrol`] inside one SQLite transaction opened by [`db`].
+//! → [`ip_pool`] (virtual IP, skipping those [`ledger_ips`] knows taken) → ledger write →
+//! [`ca`] (certificate) → [`revocation`] (serial recorded), tied together by [`enrol`], which
+//! never holds the database (opened by [`db`]) across a ledger call.
 
 pub mod ca;
 pub mod cidr;
@@ -11,6 +12,7 @@ pub mod db;
 pub mod enrol;
 pub mod ip_pool;
 pub mod ledger;
+pub mod ledger_ips;
 pub mod mtls;
 pub mod revocation;
 pub mod role;
@@ -22,10 +24,11 @@ pub use cidr::{Cidr, CidrError};
 pub use crl_refresher::{CrlFetchError, CrlRefresher, fetch_crl};
 pub use db::{DbError, open_database};
 pub use enrol::{EnrolError, EnrolRequest, Enrolled, Enroller, EnrolmentConfig};
-pub use ip_pool::{IpLease, IpPool, PoolError};
+pub use ip_pool::{IpLease, IpPool, PoolError, Reservation};
 // The one key-file rule, shared with the edge gateway (which does not depend on the PKI).
 pub use key_file::{KeyFileError, ensure_private, read_private_key, write_private_key};
 pub use ledger::{LedgerError, RegistryLedger};
+pub use ledger_ips::LedgerIps;
 pub use mtls::{CrlClientVerifier, MtlsError, certificate_serial, client_config, server_config};
 pub use revocation::{RevocationError, Revocations, RevokedCert};
 pub use role::{CertIdentity, Role};

@@ -4,7 +4,7 @@
 //! the cloud sink poll it with [`crate::CrlRefresher`] and swap it into their TLS verifier, so a
 //! revocation takes effect for new connections within one poll interval.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rcgen::{
     CertificateRevocationListParams, KeyIdMethod, RevocationReason, RevokedCertParams, SerialNumber,
@@ -135,7 +135,25 @@ impl<'c> Revocations<'c> {
             .collect()
     }
 
-    /// A freshly signed CRL (DER) valid from `now` for `validity`; each call takes the next CRL number.
+    /// The next CRL number: milliseconds since the Unix epoch, or one more than the last number
+    /// when that is not lower. Clients refuse a CRL numbered below the one they hold, so the
+    /// number follows the clock rather than this database: a PKI database deleted and created
+    /// again with the same CA still publishes higher numbers than before.
+    fn next_crl_number(&self) -> Result<i64, RevocationError> {
+        let clock_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Ok(self.conn.query_row(
+            "INSERT INTO pki_counters (name, value) VALUES ('crl_number', ?1)
+             ON CONFLICT (name) DO UPDATE SET value = MAX(value + 1, ?1) RETURNING value",
+            params![clock_ms],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// A freshly signed CRL (DER) valid from `now` for `validity`; each call takes a higher CRL
+    /// number than the last (see [`Self::next_crl_number`]).
     pub fn crl_der(
         &self,
         ca: &CertificateAuthority,
@@ -145,12 +163,7 @@ impl<'c> Revocations<'c> {
         if validity.as_secs() == 0 {
             return Err(RevocationError::BadCrlValidity);
         }
-        let number: i64 = self.conn.query_row(
-            "INSERT INTO pki_counters (name, value) VALUES ('crl_number', 1)
-             ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
-            [],
-            |r| r.get(0),
-        )?;
+        let number = self.next_crl_number()?;
         let revoked_certs = self
             .revoked(now)?
             .into_iter()
@@ -286,6 +299,22 @@ mod tests {
         let der2 = revs.crl_der(&ca, 1201, Duration::from_secs(600)).unwrap();
         let (_, crl2) = CertificateRevocationList::from_der(&der2).unwrap();
         assert!(crl2.crl_number().unwrap() > &first_number);
+
+        // A counter ahead of the clock still moves up by one; a fresh database follows the clock.
+        conn.execute("UPDATE pki_counters SET value = value + 1000000", [])
+            .unwrap();
+        let ahead = crl.crl_number().unwrap() + 1_000_000u32;
+        let der_ahead = revs.crl_der(&ca, 1202, Duration::from_secs(600)).unwrap();
+        let (_, crl_ahead) = CertificateRevocationList::from_der(&der_ahead).unwrap();
+        assert!(crl_ahead.crl_number().unwrap() > &ahead);
+        // A reset a few milliseconds later (a restart takes far longer).
+        std::thread::sleep(Duration::from_millis(5));
+        let fresh = crate::db::open_database(&dir.path().join("reset.db")).unwrap();
+        let der_fresh = Revocations::new(&fresh)
+            .crl_der(&ca, 1203, Duration::from_secs(600))
+            .unwrap();
+        let (_, crl_fresh) = CertificateRevocationList::from_der(&der_fresh).unwrap();
+        assert!(crl_fresh.crl_number().unwrap() > crl2.crl_number().unwrap());
 
         // Once expired, the entries leave the CRL.
         let der3 = revs

@@ -109,6 +109,18 @@ impl<'c> Tokens<'c> {
         })
     }
 
+    /// Makes a token redeemed at `used_at` usable again, for an enrolment that failed after
+    /// redeeming it; returns whether it was given back (not when redeemed at another time).
+    pub fn restore(&self, secret: &str, uuid: &str, used_at: i64) -> Result<bool, TokenError> {
+        let uuid = normalise(uuid)?;
+        let changed = self.conn.execute(
+            "UPDATE enrolment_tokens SET used_at = NULL
+             WHERE token_hash = ?1 AND device_uuid = ?2 AND used_at = ?3",
+            params![hash(secret), uuid, used_at],
+        )?;
+        Ok(changed == 1)
+    }
+
     /// Deletes tokens that expired before `now`; returns how many were removed.
     pub fn purge_expired(&self, now: i64) -> Result<usize, TokenError> {
         Ok(self.conn.execute(
@@ -182,6 +194,10 @@ mod tests {
             tokens.redeem(&t.secret, DEV, 1002),
             Err(TokenError::Used { used_at: 1001 })
         );
+        // A failed enrolment gives its token back, and only the redemption it made.
+        assert!(!tokens.restore(&t.secret, DEV, 1000).unwrap());
+        assert!(tokens.restore(&t.secret, DEV, 1001).unwrap());
+        tokens.redeem(&t.secret, DEV, 1003).unwrap();
         let late = tokens.issue(DEV, Duration::from_secs(60), 1000).unwrap();
         assert_eq!(
             tokens.redeem(&late.secret, DEV, 1060),

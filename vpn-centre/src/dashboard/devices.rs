@@ -32,6 +32,7 @@ fn status_of(e: &RegistryError) -> StatusCode {
         RegistryError::NotFound(_) => StatusCode::NOT_FOUND,
         RegistryError::Refused(_) => StatusCode::BAD_REQUEST,
         RegistryError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        RegistryError::IpTaken { .. } | RegistryError::Conflict(_) => StatusCode::CONFLICT,
     }
 }
 

@@ -15,7 +15,7 @@ use vpn_centre::http::{AppState, DEFAULT_BODY_LIMIT};
 use vpn_centre::metrics::Metrics;
 use vpn_centre::pki::{CentrePki, PkiSettings};
 use vpn_centre::registry::RegistryView;
-use vpn_centre::tls_listener::serve_tls;
+use vpn_centre::tls_listener::serve_mtls;
 use vpn_centre::{TlsIdentity, WarningClient};
 
 use super::dashboard_server::state;
@@ -138,9 +138,10 @@ impl<R: RegistryView + 'static> Centre<R> {
             tokio::spawn(async move {
                 axum::serve(listener, operator).await.unwrap();
             }),
-            tokio::spawn(serve_tls(
+            tokio::spawn(serve_mtls(
                 mtls_listener,
                 Arc::new(tls),
+                pki.verifier(),
                 validators,
                 std::future::pending(),
             )),

@@ -1,6 +1,7 @@
 //! `MemoryRegistry`: in-process test double of the ledger's device registry, for dashboard tests.
 //! It keeps records and a per-device history in a map; beyond that it only refuses a virtual IP
-//! held by another device, as the chaincode does.
+//! held by another device, as the chaincode does, and can lose the next address writes as a
+//! write losing an MVCC conflict would (which a shared live ledger cannot do on cue).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -14,6 +15,8 @@ use vpn_centre::registry::{HistoryEntry, RegistryError, RegistryFuture, Registry
 pub struct MemoryRegistry {
     devices: Mutex<BTreeMap<String, Vec<HistoryEntry>>>,
     tx: AtomicU64,
+    /// Address writes still to fail as lost to a concurrent change.
+    conflicts: AtomicU64,
 }
 
 /// A gateway record with distinguishable IP and fingerprint.
@@ -44,6 +47,11 @@ impl MemoryRegistry {
             format!("tx{n:04}"),
             format!("2026-01-01T00:{:02}:00Z", n % 60),
         )
+    }
+
+    /// The next `n` virtual-IP writes fail as lost to a concurrent change.
+    pub fn lose_next_ip_writes(&self, n: u64) {
+        self.conflicts.store(n, Ordering::SeqCst);
     }
 
     pub fn register(&self, record: DeviceRecord) {
@@ -130,6 +138,7 @@ impl RegistryView for MemoryRegistry {
 
     fn set_virtual_ip<'a>(&'a self, uuid: &'a str, ip: IpAddr) -> RegistryFuture<'a, DeviceRecord> {
         Box::pin(async move {
+            let address = ip;
             let ip = ip.to_string();
             // Like the chaincode: an address belongs to one device only.
             if let Some(holder) = self
@@ -140,9 +149,17 @@ impl RegistryView for MemoryRegistry {
                 .filter_map(|h| h.last()?.record.as_ref())
                 .find(|r| r.virtual_ip == ip && r.uuid != uuid)
             {
-                return Err(RegistryError::Refused(format!(
-                    "virtual IP {ip} already belongs to {}",
-                    holder.uuid
+                return Err(RegistryError::IpTaken {
+                    ip: address,
+                    holder: holder.uuid.clone(),
+                });
+            }
+            let lose = self
+                .conflicts
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+            if lose.is_ok() {
+                return Err(RegistryError::Conflict(format!(
+                    "SetVirtualIp {uuid} {ip}: MVCC_READ_CONFLICT"
                 )));
             }
             self.change(uuid, |r, _| {

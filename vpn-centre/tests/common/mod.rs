@@ -221,3 +221,27 @@ pub async fn raw_request(addr: SocketAddr, method: &str, path: &str, body: &[u8]
         .unwrap_or_default();
     (status, body)
 }
+
+/// `GET /v1/pki/crl` on a centre's operators' listener (`https://`, trusting `ca_pem`); the DER body.
+pub async fn fetch_crl(url: &str, ca_pem: &str) -> Result<Vec<u8>, String> {
+    use http_body_util::BodyExt as _;
+    let config = std::sync::Arc::new(vpn_centre::tls_client::trust_only(ca_pem)?);
+    let uri: hyper::Uri = format!("{url}/v1/pki/crl")
+        .parse()
+        .map_err(|e| format!("bad URL {url}: {e}"))?;
+    let host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+    let request = hyper::Request::get(&uri)
+        .header(hyper::header::HOST, host)
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .map_err(|e| e.to_string())?;
+    let response = vpn_centre::tls_client::send(&uri, config, request).await?;
+    if !response.status().is_success() {
+        return Err(format!("GET /v1/pki/crl answered {}", response.status()));
+    }
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(body.to_bytes().to_vec())
+}
