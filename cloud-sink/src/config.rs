@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::http::Limits;
+use crate::pg_tls::{PgTlsError, PgTlsSettings};
 use crate::store::DEFAULT_DATABASE;
 use crate::tls::{DEFAULT_CRL_REFRESH, TlsSettings};
 
@@ -44,6 +45,8 @@ pub enum ConfigError {
     PartialTls { missing: String },
     #[error("crl_refresh_secs must be at least 1 and crl_refresh_ms at least 50")]
     CrlRefresh,
+    #[error(transparent)]
+    PostgresTls(#[from] PgTlsError),
 }
 
 /// The TOML file; every key is optional.
@@ -62,6 +65,10 @@ pub struct FileConfig {
     pub crl_refresh_secs: Option<u64>,
     /// Milliseconds between CRL fetches; wins over `crl_refresh_secs`.
     pub crl_refresh_ms: Option<u64>,
+    /// `disable`, `require` or `verify-full`, as `sslmode` in the database URL.
+    pub postgres_sslmode: Option<String>,
+    /// PEM CA file for `verify-full`, as `sslrootcert` in the database URL.
+    pub postgres_sslrootcert: Option<PathBuf>,
 }
 
 /// Settings the sink runs with.
@@ -72,6 +79,8 @@ pub struct Config {
     pub limits: Limits,
     /// HTTPS with client certificates; `None` means plain HTTP, allowed on loopback only.
     pub tls: Option<TlsSettings>,
+    /// TLS to PostgreSQL, merged with the database URL's own `sslmode` / `sslrootcert` when opened.
+    pub postgres_tls: PgTlsSettings,
 }
 
 /// Values given on the command line, which win over everything else.
@@ -86,6 +95,8 @@ pub struct Overrides {
     pub crl_refresh_secs: Option<u64>,
     /// Milliseconds between CRL fetches; wins over `crl_refresh_secs`.
     pub crl_refresh_ms: Option<u64>,
+    pub postgres_sslmode: Option<String>,
+    pub postgres_sslrootcert: Option<PathBuf>,
 }
 
 impl Config {
@@ -146,11 +157,25 @@ impl Config {
             flags.crl_refresh_secs.or(file_config.crl_refresh_secs),
             flags.crl_refresh_ms.or(file_config.crl_refresh_ms),
         )?;
+        let postgres_tls = PgTlsSettings {
+            mode: match (flags.postgres_sslmode, file_config.postgres_sslmode) {
+                (Some(v), _) => Some(PgTlsSettings::parse_mode("--postgres-sslmode", &v)?),
+                (None, Some(v)) => Some(PgTlsSettings::parse_mode(
+                    "config file postgres_sslmode",
+                    &v,
+                )?),
+                (None, None) => None,
+            },
+            root_cert: flags
+                .postgres_sslrootcert
+                .or(file_config.postgres_sslrootcert),
+        };
         Ok(Self {
             listen,
             database,
             limits,
             tls,
+            postgres_tls,
         })
     }
 }
@@ -270,6 +295,30 @@ mod tests {
                 .unwrap()
                 .tls
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn postgres_tls_flags_beat_the_file_and_bad_modes_are_named() {
+        let f = file("postgres_sslmode = \"require\"\npostgres_sslrootcert = \"pg-ca.pem\"\n");
+        let c = Config::load(Some(f.path()), |_| None, Overrides::default()).unwrap();
+        assert_eq!(c.postgres_tls.mode, Some(crate::pg_tls::SslMode::Require));
+        assert_eq!(c.postgres_tls.root_cert, Some(PathBuf::from("pg-ca.pem")));
+        let flags = Overrides {
+            postgres_sslmode: Some("verify-full".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load(Some(f.path()), |_| None, flags).unwrap();
+        assert_eq!(
+            c.postgres_tls.mode,
+            Some(crate::pg_tls::SslMode::VerifyFull)
+        );
+        let f = file("postgres_sslmode = \"verify_full\"\n");
+        let err = Config::load(Some(f.path()), |_| None, Overrides::default()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("postgres_sslmode") && text.contains("\"verify_full\""),
+            "{text}"
         );
     }
 

@@ -265,13 +265,42 @@ async fn counts<S: Store>(State(app): State<Arc<App<S>>>) -> Result<Response, Ap
     Ok(Json(outcome.map_err(|e| ApiError::store("counting telemetry", e))?).into_response())
 }
 
-async fn healthz<S: Store>(State(app): State<Arc<App<S>>>) -> Result<Response, ApiError> {
+/// The TLS listener's CRL verifier, attached to every request served over HTTPS, so `/healthz`
+/// can say how current the CRL is.
+#[derive(Clone)]
+pub struct CrlHealthSource(pub Arc<vpn_pki::CrlClientVerifier>);
+
+/// `{"status": "ok"}`, with the CRL's `age_ms`, `max_age_ms` and `stale` over HTTPS; 503
+/// `"crl_stale"` once the CRL is stale (new handshakes are refused then, so only connections
+/// opened before see it), 503 `store_unavailable` when the database does not answer.
+async fn healthz<S: Store>(
+    State(app): State<Arc<App<S>>>,
+    crl: Option<axum::Extension<CrlHealthSource>>,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let outcome = app.store.health().await;
     app.metrics
         .record_store_latency("health", started.elapsed());
     outcome.map_err(|e| ApiError::store("health check", e))?;
-    Ok(Json(serde_json::json!({ "status": "ok" })).into_response())
+    let Some(axum::Extension(CrlHealthSource(verifier))) = crl else {
+        return Ok(Json(serde_json::json!({ "status": "ok" })).into_response());
+    };
+    let health = verifier.health();
+    let status = if health.stale { "crl_stale" } else { "ok" };
+    let mut body = serde_json::json!({
+        "status": status,
+        "crl": {
+            "age_ms": health.age_ms,
+            "max_age_ms": health.max_age_ms,
+            "stale": health.stale,
+            "detail": health.reason,
+        },
+    });
+    if health.stale {
+        body["reason"] = health.reason.into();
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response());
+    }
+    Ok(Json(body).into_response())
 }
 
 async fn metrics<S: Store>(State(app): State<Arc<App<S>>>) -> Response {

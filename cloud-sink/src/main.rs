@@ -59,6 +59,13 @@ enum Command {
         /// Milliseconds between CRL fetches [default: 500, at least 50].
         #[arg(long)]
         crl_refresh_ms: Option<u64>,
+        /// TLS to PostgreSQL: disable, require (encrypts, checks nothing) or verify-full
+        /// [default: the URL's sslmode, else disable].
+        #[arg(long)]
+        postgres_sslmode: Option<String>,
+        /// PEM CA file the PostgreSQL server's certificate must chain to (verify-full).
+        #[arg(long)]
+        postgres_sslrootcert: Option<PathBuf>,
     },
     /// Print the stored records of one device from a running sink, as JSON lines.
     Query {
@@ -124,6 +131,8 @@ async fn main() -> anyhow::Result<()> {
             crl_url,
             crl_refresh_secs,
             crl_refresh_ms,
+            postgres_sslmode,
+            postgres_sslrootcert,
         } => {
             let config = Config::load(
                 config.as_deref(),
@@ -137,6 +146,8 @@ async fn main() -> anyhow::Result<()> {
                     crl_url,
                     crl_refresh_secs,
                     crl_refresh_ms,
+                    postgres_sslmode,
+                    postgres_sslrootcert,
                 },
             )?;
             serve(config).await
@@ -171,7 +182,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let store = Database::open(&config.database)
+    let store = Database::open_with(&config.database, &config.postgres_tls)
         .await
         .with_context(|| format!("opening the database {}", redact(&config.database)))?;
     store

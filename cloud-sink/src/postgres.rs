@@ -3,9 +3,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::Mutex;
+use tokio_postgres::config::SslMode as WireSslMode;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
 use crate::api::{CountsResponse, IngestResponse, TelemetryRecord};
+use crate::pg_connector::{PgConnector, explain, remote_hosts};
+use crate::pg_tls::{PgTls, PgTlsSettings, SslMode, split_url};
 use crate::store::{Store, StoreError, StoredRow, add_count, to_i64};
 
 /// `data` is `json`, not `jsonb`, so the measurements come back exactly as the device sent them.
@@ -50,9 +53,19 @@ struct Slot {
     query: Statement,
 }
 
+/// How to (re)open a connection: the parsed URL, its TLS setting and connector.
+struct Target {
+    config: Config,
+    tls: PgTls,
+    connector: PgConnector,
+    /// First host name and port of the URL, for error messages.
+    host: String,
+    port: u16,
+}
+
 /// Telemetry in a PostgreSQL database.
 pub struct PostgresStore {
-    config: Config,
+    target: Target,
     slots: Vec<Mutex<Slot>>,
     next: AtomicUsize,
 }
@@ -62,15 +75,43 @@ fn pg_err(operation: &'static str) -> impl FnOnce(tokio_postgres::Error) -> Stor
 }
 
 impl PostgresStore {
-    /// Connects to the database at `url`, creates the schema if missing and opens the pool.
+    /// Connects to the database at `url` (TLS as its `sslmode` / `sslrootcert` say), creates the
+    /// schema if missing and opens the pool.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let config: Config =
-            url.parse()
+        Self::connect_with(url, &PgTlsSettings::default()).await
+    }
+
+    /// As [`Self::connect`], with TLS settings from the sink's configuration merged with the URL's.
+    pub async fn connect_with(url: &str, configured: &PgTlsSettings) -> Result<Self, StoreError> {
+        let (rest, from_url) = split_url(url)?;
+        let tls = PgTlsSettings::resolve(&from_url, configured)?;
+        let mut config: Config =
+            rest.parse()
                 .map_err(|e: tokio_postgres::Error| StoreError::BadUrl {
                     url: url.into(),
                     reason: e.to_string(),
                 })?;
-        let mut first = connect_client(&config).await?;
+        config.ssl_mode(match tls.mode {
+            SslMode::Disable => WireSslMode::Disable,
+            SslMode::Require | SslMode::VerifyFull => WireSslMode::Require,
+        });
+        let remote = remote_hosts(&config);
+        if tls.mode == SslMode::Disable && !remote.is_empty() {
+            tracing::warn!(
+                hosts = remote.join(","),
+                "PostgreSQL is reached over the network without TLS: anyone on the path can read \
+                 and change telemetry; set sslmode=verify-full with sslrootcert"
+            );
+        }
+        let (host, port) = first_host(&config);
+        let target = Target {
+            connector: PgConnector::new(&tls)?,
+            host,
+            port,
+            config,
+            tls,
+        };
+        let mut first = connect_client(&target).await?;
         let tx = first
             .transaction()
             .await
@@ -81,10 +122,11 @@ impl PostgresStore {
         tx.commit().await.map_err(pg_err("committing the schema"))?;
         let mut slots = vec![Mutex::new(prepare(first).await?)];
         for _ in 1..POOL_SIZE {
-            slots.push(Mutex::new(prepare(connect_client(&config).await?).await?));
+            slots.push(Mutex::new(prepare(connect_client(&target).await?).await?));
         }
+        tracing::info!(host = target.host, port = target.port, sslmode = %target.tls.mode, "connected to PostgreSQL");
         Ok(Self {
-            config,
+            target,
             slots,
             next: AtomicUsize::new(0),
         })
@@ -96,7 +138,7 @@ impl PostgresStore {
         let mut slot = self.slots[index].lock().await;
         if slot.client.is_closed() {
             tracing::info!("reconnecting to PostgreSQL");
-            *slot = prepare(connect_client(&self.config).await?).await?;
+            *slot = prepare(connect_client(&self.target).await?).await?;
         }
         Ok(slot)
     }
@@ -109,14 +151,49 @@ fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
     row.try_get(index).map_err(pg_err("reading a row"))
 }
 
-async fn connect_client(config: &Config) -> Result<Client, StoreError> {
-    let (client, connection) = config.connect(NoTls).await.map_err(pg_err("connecting"))?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::warn!(%error, "PostgreSQL connection closed");
-        }
-    });
-    Ok(client)
+async fn connect_client(target: &Target) -> Result<Client, StoreError> {
+    let connected = match &target.connector {
+        PgConnector::Plain => target.config.connect(NoTls).await.map(|(client, conn)| {
+            tokio::spawn(drive(conn));
+            client
+        }),
+        PgConnector::Tls(tls) => target
+            .config
+            .connect(tls.clone())
+            .await
+            .map(|(client, conn)| {
+                tokio::spawn(drive(conn));
+                client
+            }),
+    };
+    connected.map_err(|source| match explain(&source, &target.tls, &target.host) {
+        Some(check) if target.tls.mode != SslMode::Disable => StoreError::PostgresTls {
+            host: format!("{}:{}", target.host, target.port),
+            mode: target.tls.mode,
+            check,
+            source,
+        },
+        _ => StoreError::Postgres {
+            operation: "connecting",
+            source,
+        },
+    })
+}
+
+/// Runs one connection's I/O until it closes.
+async fn drive<F: std::future::Future<Output = Result<(), tokio_postgres::Error>>>(connection: F) {
+    if let Err(error) = connection.await {
+        tracing::warn!(%error, "PostgreSQL connection closed");
+    }
+}
+
+fn first_host(config: &Config) -> (String, u16) {
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(name)) => name.clone(),
+        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".into(),
+    };
+    (host, config.get_ports().first().copied().unwrap_or(5432))
 }
 
 async fn prepare(client: Client) -> Result<Slot, StoreError> {

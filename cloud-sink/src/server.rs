@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use vpn_pki::{CertIdentity, CrlClientVerifier};
 
-use crate::http::{App, Caller, router};
+use crate::http::{App, Caller, CrlHealthSource, router};
 use crate::store::Store;
 use crate::tls::SinkTls;
 
@@ -183,7 +183,11 @@ async fn connection(
             None => std::future::pending().await,
         }
     };
-    let service = TowerToHyperService::new(router.layer(axum::Extension(Caller(identity))));
+    let service = TowerToHyperService::new(
+        router
+            .layer(axum::Extension(Caller(identity)))
+            .layer(axum::Extension(CrlHealthSource(verifier.clone()))),
+    );
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new());
     let conn = builder.serve_connection(TokioIo::new(stream), service);

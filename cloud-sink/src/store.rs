@@ -3,6 +3,7 @@
 use std::future::Future;
 
 use crate::api::{CountsResponse, DeviceCount, IngestResponse, TelemetryRecord};
+use crate::pg_tls::{PgTlsError, PgTlsSettings, SslMode};
 use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
 
@@ -26,6 +27,16 @@ pub enum StoreError {
     )]
     Postgres {
         operation: &'static str,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error(transparent)]
+    PgTls(#[from] PgTlsError),
+    #[error("PostgreSQL at {host} with sslmode={mode}: {check}")]
+    PostgresTls {
+        host: String,
+        mode: SslMode,
+        check: String,
         #[source]
         source: tokio_postgres::Error,
     },
@@ -75,6 +86,11 @@ pub enum Database {
 impl Database {
     /// Opens the database named by `url` and creates the schema if missing.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, &PgTlsSettings::default()).await
+    }
+
+    /// As [`Self::open`], with PostgreSQL TLS settings from the configuration (unused for SQLite).
+    pub async fn open_with(url: &str, postgres_tls: &PgTlsSettings) -> Result<Self, StoreError> {
         if let Some(path) = url.strip_prefix("sqlite:") {
             let path = path.strip_prefix("//").unwrap_or(path);
             if path.is_empty() {
@@ -86,7 +102,8 @@ impl Database {
             return Ok(Self::Sqlite(SqliteStore::open(path).await?));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self::Postgres(Box::new(PostgresStore::connect(url).await?)));
+            let store = PostgresStore::connect_with(url, postgres_tls).await?;
+            return Ok(Self::Postgres(Box::new(store)));
         }
         Err(StoreError::BadUrl {
             url: url.into(),

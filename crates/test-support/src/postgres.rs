@@ -1,4 +1,4 @@
-//! A throwaway real PostgreSQL server: `initdb` in a tempdir, run on a free loopback port, stopped by PID on drop.
+//! A throwaway real PostgreSQL server: `initdb` in a tempdir, run on a free loopback port (TLS optional), stopped by PID on drop.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -25,15 +25,20 @@ impl PgServer {
     /// Starts a fresh server without fsync (tests need speed, not crash safety);
     /// panics with what to install when the binaries are missing.
     pub fn start() -> Self {
-        Self::start_with(false)
+        Self::start_with(false, None)
     }
 
     /// Starts a fresh server that fsyncs its commits, for figures comparable to production.
     pub fn start_durable() -> Self {
-        Self::start_with(true)
+        Self::start_with(true, None)
     }
 
-    fn start_with(fsync: bool) -> Self {
+    /// Starts a fresh server with `ssl=on`, presenting `cert_pem` (chain, leaf first) and `key_pem`.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Self {
+        Self::start_with(false, Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(fsync: bool, tls: Option<(&str, &str)>) -> Self {
         let initdb = find_bin("initdb");
         let postgres = find_bin("postgres");
         let dir = tempfile::Builder::new()
@@ -64,6 +69,11 @@ impl PgServer {
         ]);
         run_checked(&mut init, "initdb");
 
+        let ssl_args = match tls {
+            Some((cert, key)) => server_tls_files(dir.path(), cert, key, as_root),
+            None => Vec::new(),
+        };
+
         let port = crate::free_port();
         let log_path = dir.path().join("postgres.log");
         let log = File::create(&log_path).expect("create PostgreSQL log file");
@@ -81,6 +91,7 @@ impl PgServer {
                 "-c",
                 if fsync { "fsync=on" } else { "fsync=off" },
             ])
+            .args(&ssl_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
@@ -151,6 +162,35 @@ impl Drop for PgServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Writes the server's certificate and key where PostgreSQL accepts them (key 0600, owned by the
+/// server's account) and returns the `-c` settings that turn TLS on.
+fn server_tls_files(dir: &Path, cert: &str, key: &str, as_root: bool) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let cert_path = dir.join("server.crt");
+    let key_path = dir.join("server.key");
+    std::fs::write(&cert_path, cert).expect("write the PostgreSQL server certificate");
+    std::fs::write(&key_path, key).expect("write the PostgreSQL server key");
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))
+        .expect("make the PostgreSQL server key private");
+    if as_root {
+        run_checked(
+            Command::new("chown")
+                .arg(format!("{RUN_AS}:"))
+                .arg(&cert_path)
+                .arg(&key_path),
+            "chown the PostgreSQL TLS files",
+        );
+    }
+    vec![
+        "-c".into(),
+        "ssl=on".into(),
+        "-c".into(),
+        format!("ssl_cert_file={}", cert_path.display()),
+        "-c".into(),
+        format!("ssl_key_file={}", key_path.display()),
+    ]
 }
 
 fn command(as_root: bool, bin: &Path) -> Command {
