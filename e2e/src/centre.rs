@@ -2,20 +2,23 @@
 //! (dashboard, `/v1/enrol`, `/v1/pki/crl`) on plain HTTP (the loopback development mode) and the
 //! validators' warnings listener on mutual TLS, a real CA and SQLite files, auto-ban, and the
 //! registry on the ledger through `FabricRegistry` as the Org1 admin, followed by the ledger event
-//! follower that revokes banned and deleted devices. Tasks are aborted on drop.
+//! follower that revokes banned and deleted devices. Enrolment is limited per address far above
+//! the deployed limit, as every device here enrols from 127.0.0.1. Tasks are aborted on drop.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use device_record::NodeType;
 use fabric_client::LedgerSettings;
 use tokio::task::JoinHandle;
+use vpn_centre::auth::LoginLimiter;
 use vpn_centre::auth::{Operators, SessionConfig};
 use vpn_centre::autoban::AutoBanPolicy;
 use vpn_centre::dashboard::DashboardState;
 use vpn_centre::enforcement::Enforcement;
-use vpn_centre::enrol_api::EnrolBody;
+use vpn_centre::enrol_api::{EnrolBody, EnrolState};
 use vpn_centre::fabric_registry::FabricRegistry;
 use vpn_centre::http::{AppState, DEFAULT_BODY_LIMIT};
 use vpn_centre::ledger_follower::LedgerFollower;
@@ -27,10 +30,14 @@ use vpn_centre::{Warning, WarningClient, WarningFilter};
 use vpn_pki::Cidr;
 
 use crate::device::{Device, Enrolled};
+use crate::ledger::Ledger;
 
 /// The dashboard operator the centre is started with.
 pub const OPERATOR: &str = "olivia";
 pub const PASSWORD: &str = "a long enough operator passphrase";
+
+/// Enrolments the harness may make from 127.0.0.1 within a minute (a benchmark enrols dozens).
+const HARNESS_ENROLMENTS: usize = 10_000;
 
 /// A random /64 under fd5f::/16 for one centre to lease from: the shared ledger keeps virtual IPs
 /// unique across every device ever registered, so a fixed pool would collide with earlier runs.
@@ -108,7 +115,18 @@ impl Centre {
         ));
         let warnings =
             AppState::authenticated(store.clone(), Arc::new(Metrics::default()), enforcement);
-        let operator = vpn_centre::app::operator_router(dashboard, warnings.clone())
+        // As `vpn_centre::app::operator_router`, except that enrolment admits a whole harness of
+        // devices from 127.0.0.1: the deployed limit (per address, a minute) is for one device each.
+        let enrolment = EnrolState {
+            pki: pki.clone(),
+            limiter: Arc::new(LoginLimiter::new(
+                HARNESS_ENROLMENTS,
+                Duration::from_secs(60),
+            )),
+        };
+        let operator = vpn_centre::dashboard::router(dashboard)
+            .merge(vpn_centre::http::health_router(warnings.clone()))
+            .merge(vpn_centre::enrol_api::router(enrolment))
             .into_make_service_with_connect_info::<SocketAddr>();
         let validators = vpn_centre::app::validator_router(warnings, DEFAULT_BODY_LIMIT);
         let own = pki
@@ -194,6 +212,33 @@ impl Centre {
         };
         device.enrolled = Some(enrolled.clone());
         enrolled
+    }
+
+    /// A new device of `node_type` in its own folder under `dir`: keys made, registered on the
+    /// ledger as Org1's admin, and enrolled here.
+    pub async fn new_device(&self, dir: &Path, ledger: &Ledger, node_type: NodeType) -> Device {
+        let sub = dir.join(format!("dev-{}", test_support::fabric::unique_uuid()));
+        std::fs::create_dir_all(&sub).expect("create the device's folder");
+        let mut device = Device::keygen(&sub, node_type);
+        ledger
+            .register(&device.uuid, node_type, &device.public_key)
+            .await;
+        self.enrol(&mut device).await;
+        device
+    }
+
+    /// Whether the CRL the centre serves (fetched over HTTP, as validators and the sink do) lists
+    /// the certificate `cert` (DER).
+    pub async fn crl_lists(&self, cert: &[u8]) -> bool {
+        let der = vpn_pki::fetch_crl(&self.crl_url())
+            .await
+            .expect("fetch the centre's CRL");
+        let verifier = vpn_pki::CrlClientVerifier::new(self.pki.ca_pem(), Some(&der), false)
+            .expect("the centre's CRL verifies with its CA");
+        // Resolves at once when listed (a timeout polls its future once before its deadline).
+        tokio::time::timeout(Duration::ZERO, verifier.until_revoked(cert))
+            .await
+            .is_ok()
     }
 
     /// Stored warnings about `device`, newest first.

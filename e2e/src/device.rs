@@ -58,6 +58,14 @@ impl Device {
         }
     }
 
+    /// The enrolled TLS certificate, DER.
+    pub fn cert_der(&self) -> Vec<u8> {
+        use rustls::pki_types::{CertificateDer, pem::PemObject};
+        let cert = CertificateDer::from_pem_file(&self.tls().cert)
+            .unwrap_or_else(|e| panic!("the certificate of {}: {e}", self.uuid));
+        cert.to_vec()
+    }
+
     /// The enrolment files; panics if the device has not enrolled.
     pub fn tls(&self) -> &Enrolled {
         self.enrolled

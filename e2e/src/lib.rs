@@ -8,12 +8,20 @@
 //! admin registers devices and the centre writes as it, validators read as Org2's client. It is
 //! shared and never reset, so every device has a fresh UUID and every virtual IP is unique.
 //!
+//! Around them: live gateway traffic (`traffic`), raw connections held open and probed
+//! (`tls_probe`), and bans made without the centre by our Gateway client, `sf2c-registry` and
+//! Fabric's `peer` CLI (`bans`, `peer_cli`), for the enforcement tests and the ban benchmark.
+//!
 //! Setup failures panic with what failed: this crate is test scaffolding and is never published.
 
+pub mod bans;
 pub mod centre;
 pub mod chain;
 pub mod device;
 pub mod gateway;
 pub mod ledger;
+pub mod peer_cli;
 pub mod sink;
+pub mod tls_probe;
+pub mod traffic;
 pub mod validator;

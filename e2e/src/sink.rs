@@ -1,6 +1,7 @@
 //! The cloud sink on a real SQLite file behind mutual TLS: its certificate from the centre's CA,
 //! client certificates checked against the centre's CRL. Served in-process; aborted on drop.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use crate::device::Device;
 pub struct TlsSink {
     /// `https://127.0.0.1:port`
     pub url: String,
+    pub addr: SocketAddr,
     task: JoinHandle<()>,
 }
 
@@ -28,8 +30,14 @@ impl Drop for TlsSink {
 }
 
 impl TlsSink {
-    /// Starts the sink with a service certificate the centre issues for it.
+    /// Starts the sink with a service certificate the centre issues for it, fetching the CRL as
+    /// often as a deployed sink does by default.
     pub async fn start(dir: &Path, centre: &Centre) -> Self {
+        Self::start_with_refresh(dir, centre, cloud_sink::tls::DEFAULT_CRL_REFRESH).await
+    }
+
+    /// [`TlsSink::start`] fetching the CRL every `crl_refresh`.
+    pub async fn start_with_refresh(dir: &Path, centre: &Centre, crl_refresh: Duration) -> Self {
         let own = centre
             .pki
             .issue_service("cloud-sink", &["127.0.0.1".into()])
@@ -43,14 +51,15 @@ impl TlsSink {
             key,
             client_ca: centre.ca_file.clone(),
             crl_url: centre.crl_url(),
-            crl_refresh: Duration::from_secs(1),
+            crl_refresh,
         })
         .await
         .expect("sink TLS with the centre's CRL");
         let server = Server::bind_tls("127.0.0.1:0".parse().expect("address"), tls)
             .await
             .expect("bind the sink");
-        let url = format!("https://127.0.0.1:{}", server.local_addr().port());
+        let addr = server.local_addr();
+        let url = format!("https://127.0.0.1:{}", addr.port());
         let db = dir.join("sink.sqlite3");
         let store = SqliteStore::open(db.to_str().expect("UTF-8 temp path"))
             .await
@@ -63,7 +72,7 @@ impl TlsSink {
         let task = tokio::spawn(async move {
             let _ = server.serve(app, std::future::pending()).await;
         });
-        Self { url, task }
+        Self { url, addr, task }
     }
 
     /// Every row stored for `device`, ordered by seq, read over mutual TLS as `reader` (an

@@ -19,6 +19,18 @@ pub async fn start(
     sink_url: &str,
     ledger: &Ledger,
 ) -> RunningValidator {
+    start_with(dir, device, centre, sink_url, ledger, |_| {}).await
+}
+
+/// [`start`] with the configuration changed by `adjust` first (e.g. its CRL refresh).
+pub async fn start_with(
+    dir: &Path,
+    device: &Device,
+    centre: &Centre,
+    sink_url: &str,
+    ledger: &Ledger,
+    adjust: impl FnOnce(&mut Config),
+) -> RunningValidator {
     let tls = device.tls();
     let settings = ledger.validator_settings();
     let mut config = Config {
@@ -38,6 +50,7 @@ pub async fn start(
     };
     config.forward.linger_ms = 5;
     config.replay.flush_ms = 20;
+    adjust(&mut config);
     let ledger_settings = config.ledger_settings().expect("ledger settings");
     let source = Arc::new(
         FabricRegistrySource::from_settings(&ledger_settings)
