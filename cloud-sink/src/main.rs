@@ -56,7 +56,7 @@ enum Command {
         /// Seconds between CRL fetches (older flag; --crl-refresh-ms wins).
         #[arg(long)]
         crl_refresh_secs: Option<u64>,
-        /// Milliseconds between CRL fetches [default: 500, at least 50].
+        /// Milliseconds between CRL fetches [default: 250, at least 50].
         #[arg(long)]
         crl_refresh_ms: Option<u64>,
         /// TLS to PostgreSQL: disable, require (encrypts, checks nothing) or verify-full

@@ -9,7 +9,7 @@ use vpn_pki::{CrlClientVerifier, CrlFetchError, CrlRefresher, MtlsError, server_
 
 /// How often the CRL is fetched again when nothing else is configured: cheap, as the centre
 /// serves the CRL from memory, and it bounds how long a revoked client keeps its connections.
-pub const DEFAULT_CRL_REFRESH: Duration = Duration::from_millis(500);
+pub const DEFAULT_CRL_REFRESH: Duration = Duration::from_millis(250);
 
 /// Where the sink finds its TLS material.
 #[derive(Debug, Clone, PartialEq, Eq)]

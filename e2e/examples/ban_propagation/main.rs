@@ -48,8 +48,8 @@ struct Args {
     /// Milliseconds between two new-handshake probes of one server.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1_000))]
     probe_ms: u64,
-    /// CRL refresh of the validators and the sink, milliseconds (their default is 500).
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    /// CRL refresh of the validators and the sink, milliseconds (their default is 250).
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(50..=60_000))]
     crl_refresh_ms: u64,
     /// Where the figures are written as JSON.
     #[arg(long, default_value_os_t = default_json())]

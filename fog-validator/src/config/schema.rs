@@ -34,7 +34,7 @@ pub struct Config {
     pub client_ca: Option<PathBuf>,
     /// The VPN Centre's CRL URL (plain HTTP is enough: the CRL is signed by the CA).
     pub crl_url: Option<String>,
-    /// Milliseconds between CRL refreshes (default 500, at least 50): a revoked gateway is refused
+    /// Milliseconds between CRL refreshes (default 250, at least 50): a revoked gateway is refused
     /// and its open connections closed within about this long. The centre serves the CRL from memory.
     pub crl_refresh_ms: u64,
     /// Older setting in whole seconds; when non-zero it overrides `crl_refresh_ms`.
@@ -149,7 +149,7 @@ impl Default for Config {
             client_auth: true,
             client_ca: None,
             crl_url: None,
-            crl_refresh_ms: 500,
+            crl_refresh_ms: 250,
             crl_refresh_secs: 0,
             crl_enforce_expiry: true,
             ca: None,

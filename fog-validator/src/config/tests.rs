@@ -101,7 +101,7 @@ fn client_certificates_are_required_unless_switched_off() {
     assert!(err.to_string().contains("crl_url"), "{err}");
     config.crl_url = Some("http://127.0.0.1:7300/v1/pki/crl".into());
     let settings = config.client_auth_settings().unwrap().unwrap();
-    assert_eq!(settings.refresh_every, Duration::from_millis(500));
+    assert_eq!(settings.refresh_every, Duration::from_millis(250));
     config.crl_refresh_secs = 2;
     assert_eq!(config.crl_refresh(), Duration::from_secs(2));
     config.crl_refresh_secs = 0;
@@ -141,7 +141,7 @@ fn staleness_bounds_come_from_file_then_env_and_are_checked() {
     config
         .apply_env(|name| match name {
             "SF2C_VALIDATOR_REGISTRY_MAX_STALENESS" => Some("1s".into()),
-            "SF2C_VALIDATOR_TLS_CRL_MAX_AGE" => Some("400ms".into()),
+            "SF2C_VALIDATOR_TLS_CRL_MAX_AGE" => Some("200ms".into()),
             _ => None,
         })
         .unwrap();
@@ -153,10 +153,10 @@ fn staleness_bounds_come_from_file_then_env_and_are_checked() {
         "{err}"
     );
     config.registry.probe_interval = Duration::from_millis(200);
-    // 400ms is under the 500ms CRL refresh interval.
+    // 200ms is under the 250ms CRL refresh interval.
     let err = config.validate().unwrap_err().to_string();
     assert!(
-        err.contains("tls.crl_max_age") && err.contains("500ms"),
+        err.contains("tls.crl_max_age") && err.contains("250ms"),
         "{err}"
     );
     // Without client certificates there is no CRL to age.
