@@ -53,7 +53,8 @@ impl LogArgs {
 /// Whether human lines carry colour codes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Colour {
-    /// tracing's default: colour unless `NO_COLOR` is set.
+    /// Colour when stderr is a terminal and `NO_COLOR` is unset or empty: a log piped into a file
+    /// or a collector gets no escape codes.
     #[default]
     Default,
     /// Only when stderr is a terminal: for a process whose stderr is collected into files (the
@@ -89,13 +90,19 @@ impl Logging {
     /// Installs the process-wide subscriber writing to stderr. Call once, first thing; a later
     /// call leaves the first subscriber in place.
     pub fn init(self) {
+        let terminal = std::io::stderr().is_terminal();
         let ansi = match self.colour {
-            Colour::Default => None,
-            Colour::WhenTerminal => Some(std::io::stderr().is_terminal()),
+            Colour::Default => terminal && !no_color(std::env::var_os("NO_COLOR")),
+            Colour::WhenTerminal => terminal,
         };
         // An earlier subscriber (a second call, or a test's) keeps receiving the events.
         let _ = subscriber(self.format, ansi, filter_from_env(), std::io::stderr).try_init();
     }
+}
+
+/// Whether `NO_COLOR` (its value) asks for no colour: set and not empty, as no-color.org says.
+fn no_color(value: Option<std::ffi::OsString>) -> bool {
+    value.is_some_and(|v| !v.is_empty())
 }
 
 /// Installs the process-wide subscriber; call once, first thing in `main`.
@@ -113,11 +120,10 @@ fn filter_from_env() -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
-/// The subscriber [`Logging::init`] installs, writing to `writer`; `ansi: None` keeps tracing's
-/// default.
+/// The subscriber [`Logging::init`] installs, writing to `writer`, with colour codes if `ansi`.
 fn subscriber<W>(
     format: LogFormat,
-    ansi: Option<bool>,
+    ansi: bool,
     filter: EnvFilter,
     writer: W,
 ) -> Box<dyn Subscriber + Send + Sync>
@@ -126,11 +132,8 @@ where
 {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer);
-    let builder = match ansi {
-        Some(ansi) => builder.with_ansi(ansi),
-        None => builder,
-    };
+        .with_writer(writer)
+        .with_ansi(ansi);
     match format {
         LogFormat::Human => Box::new(builder.finish()),
         LogFormat::Json => Box::new(builder.json().finish()),
@@ -170,7 +173,7 @@ mod tests {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let sink = buffer.clone();
         let make = move || Writer(sink.clone());
-        let subscriber = subscriber(format, Some(false), EnvFilter::new(filter), make);
+        let subscriber = subscriber(format, false, EnvFilter::new(filter), make);
         tracing::subscriber::with_default(subscriber, event);
         String::from_utf8(buffer.lock().unwrap().clone()).unwrap()
     }
@@ -215,6 +218,13 @@ mod tests {
         assert_eq!(human.format(), Some(LogFormat::Human));
         let err = parse(&["--log-format", "xml"]).unwrap_err().to_string();
         assert!(err.contains("xml") && err.contains("json"), "{err}");
+    }
+
+    #[test]
+    fn no_color_counts_only_when_not_empty() {
+        assert!(!no_color(None));
+        assert!(!no_color(Some("".into())));
+        assert!(no_color(Some("1".into())));
     }
 
     #[test]

@@ -52,16 +52,6 @@ impl Shutdown {
     pub async fn wait_owned(mut self) {
         self.wait().await
     }
-
-    /// The edge gateway's name for [`Shutdown::is_triggered`].
-    pub fn is_shutdown(&self) -> bool {
-        self.is_triggered()
-    }
-
-    /// The edge gateway's name for [`Shutdown::wait`].
-    pub async fn recv(&mut self) {
-        self.wait().await
-    }
 }
 
 impl ShutdownTrigger {
@@ -236,9 +226,9 @@ mod tests {
             assert!(!waiting.is_finished(), "nothing triggered yet");
             trigger.trigger();
             assert!(waiting.await.unwrap());
-            // Already triggered: both the old spelling and a new subscriber return at once.
-            second.recv().await;
-            assert!(second.is_shutdown());
+            // Already triggered: a clone and a new subscriber return at once.
+            second.wait().await;
+            assert!(second.is_triggered());
             let mut late = trigger.subscribe();
             tokio::time::timeout(Duration::from_secs(1), late.wait())
                 .await

@@ -169,3 +169,30 @@ pub async fn assert_same_document(browser: &Client) {
         "the page reloaded instead of updating live"
     );
 }
+
+/// Opens `{base}/dashboard/warnings` and asserts the dashboard sent the browser to its login page.
+pub async fn open_login(browser: &Client, base: &str) {
+    browser
+        .goto(&format!("{base}/dashboard/warnings"))
+        .await
+        .unwrap_or_else(|e| panic!("open {base}/dashboard/warnings: {e}"));
+    let url = browser.current_url().await.expect("read the current URL");
+    assert!(
+        url.path().ends_with("/login"),
+        "not sent to the login page: {url}"
+    );
+}
+
+/// Fills in and submits the login form shown, then waits (up to 15 s) for the warnings page.
+pub async fn submit_login(browser: &Client, username: &str, password: &str) {
+    type_into(browser, "input[name=username]", username).await;
+    type_into(browser, "input[name=password]", password).await;
+    click(browser, "form.login button").await;
+    wait_text(browser, "h1", 15, |t| t == "Warnings").await;
+}
+
+/// Logs an operator in to the dashboard at `base`: [`open_login`], then [`submit_login`].
+pub async fn log_in(browser: &Client, base: &str, username: &str, password: &str) {
+    open_login(browser, base).await;
+    submit_login(browser, username, password).await;
+}

@@ -2,12 +2,16 @@
 //!
 //! Everything here starts real software on 127.0.0.1 and stops it by PID when its guard drops:
 //! [`postgres`] a throwaway PostgreSQL server, [`browser`] (feature `browser`) chromedriver and
-//! headless Chromium, [`fabric`] (feature `fabric`) the live Fabric network `scripts/test` starts. [`port`] finds free loopback ports; [`wait`] polls a condition with a deadline.
+//! headless Chromium, [`fabric`] (feature `fabric`) the live Fabric network `scripts/test` starts,
+//! [`pki`] (feature `pki`) certificates from a test CA and its CRL served over HTTP. [`port`] finds
+//! free loopback ports; [`wait`] polls a condition with a deadline.
 
 #[cfg(feature = "browser")]
 pub mod browser;
 #[cfg(feature = "fabric")]
 pub mod fabric;
+#[cfg(feature = "pki")]
+pub mod pki;
 pub mod port;
 pub mod postgres;
 pub mod wait;
