@@ -12,7 +12,8 @@ use std::time::Instant;
 use clap::Parser;
 use cloud_sink::http::{App, Limits};
 use cloud_sink::server::Server;
-use cloud_sink::{Database, SinkClient, Store, TelemetryRecord};
+use cloud_sink::{Database, Store};
+use sink_api::{SinkClient, TelemetryRecord};
 
 #[derive(Parser)]
 struct Args {

@@ -1,15 +1,21 @@
-//! Sink settings: defaults, then a TOML file, then environment, then command-line flags.
+//! Sink settings: defaults, then a TOML file, then `SF2C_SINK_*` variables, then command-line flags.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use runtime::config::{self, Env, Layered, flag_some};
 use serde::Deserialize;
 
+pub use runtime::ConfigError;
+
 use crate::http::Limits;
-use crate::pg_tls::{PgTlsError, PgTlsSettings};
+use crate::pg_tls::{PgTlsSettings, SslMode};
 use crate::store::DEFAULT_DATABASE;
 use crate::tls::{DEFAULT_CRL_REFRESH, TlsSettings};
 
+/// Prefix of the sink's environment variables: `SF2C_SINK_<KEY>` for every key of the file.
+pub const ENV_PREFIX: &str = "SF2C_SINK_";
 /// Environment variable overriding the listen address.
 pub const ENV_LISTEN: &str = "SF2C_SINK_LISTEN";
 /// Environment variable overriding the database URL.
@@ -17,42 +23,11 @@ pub const ENV_DATABASE: &str = "SF2C_SINK_DATABASE";
 /// Listen address when nothing else is configured.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7400";
 
-/// A settings problem, naming where the bad value came from.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("config file {path} is not valid: {source}")]
-    Parse {
-        path: PathBuf,
-        #[source]
-        source: toml::de::Error,
-    },
-    #[error("{origin} listen address {value:?} is not IP:PORT: {source}")]
-    Listen {
-        origin: &'static str,
-        value: String,
-        #[source]
-        source: std::net::AddrParseError,
-    },
-    #[error(
-        "TLS is half configured: {missing} missing; give all of tls_cert, tls_key, client_ca and crl_url, or none for plain HTTP on loopback"
-    )]
-    PartialTls { missing: String },
-    #[error("crl_refresh_secs must be at least 1 and crl_refresh_ms at least 50")]
-    CrlRefresh,
-    #[error(transparent)]
-    PostgresTls(#[from] PgTlsError),
-}
-
-/// The TOML file; every key is optional.
+/// The settings as the layers fill them (the TOML file's keys); every key is optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
+    /// `IP:PORT`; checked when the layers are merged, so a bad one is named by its key.
     pub listen: Option<String>,
     pub database: Option<String>,
     pub max_body_bytes: Option<usize>,
@@ -69,6 +44,29 @@ pub struct FileConfig {
     pub postgres_sslmode: Option<String>,
     /// PEM CA file for `verify-full`, as `sslrootcert` in the database URL.
     pub postgres_sslrootcert: Option<PathBuf>,
+}
+
+impl Layered for FileConfig {
+    const ENV_PREFIX: &'static str = ENV_PREFIX;
+
+    fn apply_env(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        // Parsed here only to name the variable in the error; kept as text like the file's.
+        if let Some(listen) = env.value::<SocketAddr>("LISTEN")? {
+            self.listen = Some(listen.to_string());
+        }
+        env.set_some("DATABASE", &mut self.database)?;
+        env.set_some("MAX_BODY_BYTES", &mut self.max_body_bytes)?;
+        env.set_some("MAX_BATCH_RECORDS", &mut self.max_batch_records)?;
+        env.set_some("MAX_QUERY_RECORDS", &mut self.max_query_records)?;
+        env.set_some("TLS_CERT", &mut self.tls_cert)?;
+        env.set_some("TLS_KEY", &mut self.tls_key)?;
+        env.set_some("CLIENT_CA", &mut self.client_ca)?;
+        env.set_some("CRL_URL", &mut self.crl_url)?;
+        env.set_some("CRL_REFRESH_SECS", &mut self.crl_refresh_secs)?;
+        env.set_some("CRL_REFRESH_MS", &mut self.crl_refresh_ms)?;
+        env.set_some("POSTGRES_SSLMODE", &mut self.postgres_sslmode)?;
+        env.set_some("POSTGRES_SSLROOTCERT", &mut self.postgres_sslrootcert)
+    }
 }
 
 /// Settings the sink runs with.
@@ -99,6 +97,22 @@ pub struct Overrides {
     pub postgres_sslrootcert: Option<PathBuf>,
 }
 
+impl Overrides {
+    /// Lays the flags given over `layers`.
+    fn apply(self, layers: &mut FileConfig) {
+        flag_some(&mut layers.listen, self.listen.map(|a| a.to_string()));
+        flag_some(&mut layers.database, self.database);
+        flag_some(&mut layers.tls_cert, self.tls_cert);
+        flag_some(&mut layers.tls_key, self.tls_key);
+        flag_some(&mut layers.client_ca, self.client_ca);
+        flag_some(&mut layers.crl_url, self.crl_url);
+        flag_some(&mut layers.crl_refresh_secs, self.crl_refresh_secs);
+        flag_some(&mut layers.crl_refresh_ms, self.crl_refresh_ms);
+        flag_some(&mut layers.postgres_sslmode, self.postgres_sslmode);
+        flag_some(&mut layers.postgres_sslrootcert, self.postgres_sslrootcert);
+    }
+}
+
 impl Config {
     /// Resolves settings from `file` (if any), the environment read through `env`, and `flags`.
     pub fn load(
@@ -106,77 +120,66 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
         flags: Overrides,
     ) -> Result<Self, ConfigError> {
-        let file_config = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.into(),
-                    source,
-                })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse {
-                    path: path.into(),
-                    source,
-                })?
-            }
-            None => FileConfig::default(),
-        };
-        let parse_listen = |origin, value: String| {
-            value.parse().map_err(|source| ConfigError::Listen {
-                origin,
-                value,
-                source,
-            })
-        };
-        let listen = match (flags.listen, env(ENV_LISTEN), file_config.listen) {
-            (Some(addr), _, _) => addr,
-            (None, Some(value), _) => parse_listen("environment SF2C_SINK_LISTEN", value)?,
-            (None, None, Some(value)) => parse_listen("config file", value)?,
-            (None, None, None) => parse_listen("default", DEFAULT_LISTEN.into())?,
-        };
-        let database = flags
-            .database
-            .or_else(|| env(ENV_DATABASE))
-            .or(file_config.database)
-            .unwrap_or_else(|| DEFAULT_DATABASE.into());
+        let layers: FileConfig = config::load(file, env, |layers| flags.apply(layers))?;
+        Self::from_layers(layers)
+    }
+
+    /// The settings in force once every layer is merged; errors name the key at fault.
+    fn from_layers(layers: FileConfig) -> Result<Self, ConfigError> {
+        let listen = layers.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen = listen.parse().map_err(|e| {
+            ConfigError::invalid("listen", format!("{listen:?} is not IP:PORT: {e}"))
+        })?;
         let defaults = Limits::default();
         let limits = Limits {
-            max_body_bytes: file_config
-                .max_body_bytes
-                .unwrap_or(defaults.max_body_bytes),
-            max_batch_records: file_config
+            max_body_bytes: layers.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            max_batch_records: layers
                 .max_batch_records
                 .unwrap_or(defaults.max_batch_records),
-            max_query_records: file_config
+            max_query_records: layers
                 .max_query_records
                 .unwrap_or(defaults.max_query_records),
         };
+        let crl_refresh = crl_refresh(layers.crl_refresh_secs, layers.crl_refresh_ms)?;
         let tls = tls_settings(
-            flags.tls_cert.or(file_config.tls_cert),
-            flags.tls_key.or(file_config.tls_key),
-            flags.client_ca.or(file_config.client_ca),
-            flags.crl_url.or(file_config.crl_url),
-            flags.crl_refresh_secs.or(file_config.crl_refresh_secs),
-            flags.crl_refresh_ms.or(file_config.crl_refresh_ms),
+            layers.tls_cert,
+            layers.tls_key,
+            layers.client_ca,
+            layers.crl_url,
+            crl_refresh,
         )?;
-        let postgres_tls = PgTlsSettings {
-            mode: match (flags.postgres_sslmode, file_config.postgres_sslmode) {
-                (Some(v), _) => Some(PgTlsSettings::parse_mode("--postgres-sslmode", &v)?),
-                (None, Some(v)) => Some(PgTlsSettings::parse_mode(
-                    "config file postgres_sslmode",
-                    &v,
-                )?),
-                (None, None) => None,
-            },
-            root_cert: flags
-                .postgres_sslrootcert
-                .or(file_config.postgres_sslrootcert),
-        };
+        let mode = layers
+            .postgres_sslmode
+            .map(|v| v.parse::<SslMode>())
+            .transpose()
+            .map_err(|reason| ConfigError::invalid("postgres_sslmode", reason))?;
         Ok(Self {
             listen,
-            database,
+            database: layers.database.unwrap_or_else(|| DEFAULT_DATABASE.into()),
             limits,
             tls,
-            postgres_tls,
+            postgres_tls: PgTlsSettings {
+                mode,
+                root_cert: layers.postgres_sslrootcert,
+            },
         })
+    }
+}
+
+/// The CRL refresh period: `crl_refresh_ms` wins over `crl_refresh_secs`.
+fn crl_refresh(secs: Option<u64>, ms: Option<u64>) -> Result<Duration, ConfigError> {
+    match (ms, secs) {
+        (Some(ms), _) if ms < 50 => Err(ConfigError::invalid(
+            "crl_refresh_ms",
+            format!("{ms} is below the minimum of 50"),
+        )),
+        (Some(ms), _) => Ok(Duration::from_millis(ms)),
+        (None, Some(0)) => Err(ConfigError::invalid(
+            "crl_refresh_secs",
+            "must be at least 1",
+        )),
+        (None, Some(secs)) => Ok(Duration::from_secs(secs)),
+        (None, None) => Ok(DEFAULT_CRL_REFRESH),
     }
 }
 
@@ -186,16 +189,8 @@ fn tls_settings(
     key: Option<PathBuf>,
     client_ca: Option<PathBuf>,
     crl_url: Option<String>,
-    refresh_secs: Option<u64>,
-    refresh_ms: Option<u64>,
+    crl_refresh: Duration,
 ) -> Result<Option<TlsSettings>, ConfigError> {
-    let crl_refresh = match (refresh_ms, refresh_secs) {
-        (Some(ms), _) if ms < 50 => return Err(ConfigError::CrlRefresh),
-        (Some(ms), _) => std::time::Duration::from_millis(ms),
-        (None, Some(0)) => return Err(ConfigError::CrlRefresh),
-        (None, Some(secs)) => std::time::Duration::from_secs(secs),
-        (None, None) => DEFAULT_CRL_REFRESH,
-    };
     match (cert, key, client_ca, crl_url) {
         (None, None, None, None) => Ok(None),
         (Some(cert), Some(key), Some(client_ca), Some(crl_url)) => Ok(Some(TlsSettings {
@@ -215,9 +210,10 @@ fn tls_settings(
             .into_iter()
             .filter_map(|(name, absent)| absent.then_some(name))
             .collect();
-            Err(ConfigError::PartialTls {
-                missing: missing.join(", "),
-            })
+            Err(ConfigError::invalid(
+                missing.join(", "),
+                "missing: TLS is half configured; give all of tls_cert, tls_key, client_ca and crl_url, or none for plain HTTP on loopback",
+            ))
         }
     }
 }
@@ -265,7 +261,12 @@ mod tests {
         let env = |k: &str| (k == ENV_LISTEN).then(|| "nowhere".to_string());
         assert!(matches!(
             Config::load(None, env, Overrides::default()),
-            Err(ConfigError::Listen { .. })
+            Err(ConfigError::Env { var, .. }) if var == ENV_LISTEN
+        ));
+        let f = file("listen = \"nowhere\"\n");
+        assert!(matches!(
+            Config::load(Some(f.path()), |_| None, Overrides::default()),
+            Err(ConfigError::Invalid { key, .. }) if key == "listen"
         ));
     }
 
@@ -326,8 +327,8 @@ mod tests {
     fn half_configured_tls_names_what_is_missing() {
         let f = file("tls_cert = \"sink.pem\"\nclient_ca = \"ca.pem\"\n");
         match Config::load(Some(f.path()), |_| None, Overrides::default()) {
-            Err(ConfigError::PartialTls { missing }) => assert_eq!(missing, "tls_key, crl_url"),
-            other => panic!("expected PartialTls, got {other:?}"),
+            Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "tls_key, crl_url"),
+            other => panic!("expected the missing TLS keys, got {other:?}"),
         }
         let zero = Overrides {
             crl_refresh_secs: Some(0),
@@ -335,7 +336,30 @@ mod tests {
         };
         assert!(matches!(
             Config::load(None, |_| None, zero),
-            Err(ConfigError::CrlRefresh)
+            Err(ConfigError::Invalid { key, .. }) if key == "crl_refresh_secs"
         ));
+    }
+
+    #[test]
+    fn every_key_has_a_sink_variable() {
+        let env = |k: &str| {
+            let value = match k {
+                "SF2C_SINK_TLS_CERT" => "sink.pem",
+                "SF2C_SINK_TLS_KEY" => "sink.key",
+                "SF2C_SINK_CLIENT_CA" => "ca.pem",
+                "SF2C_SINK_CRL_URL" => "http://127.0.0.1:7300/v1/pki/crl",
+                "SF2C_SINK_CRL_REFRESH_MS" => "400",
+                "SF2C_SINK_MAX_BATCH_RECORDS" => "9",
+                "SF2C_SINK_POSTGRES_SSLMODE" => "require",
+                _ => return None,
+            };
+            Some(value.to_string())
+        };
+        let c = Config::load(None, env, Overrides::default()).unwrap();
+        let tls = c.tls.unwrap();
+        assert_eq!(tls.cert, PathBuf::from("sink.pem"));
+        assert_eq!(tls.crl_refresh.as_millis(), 400);
+        assert_eq!(c.limits.max_batch_records, 9);
+        assert_eq!(c.postgres_tls.mode, Some(crate::pg_tls::SslMode::Require));
     }
 }

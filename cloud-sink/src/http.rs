@@ -13,10 +13,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 
-use crate::api::{ErrorBody, ErrorDetail, IngestRequest, TelemetryQuery, TelemetryResponse};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::validate::{canonical_device, validate_batch};
+use sink_api::wire::{ErrorBody, ErrorDetail, IngestRequest, TelemetryQuery, TelemetryResponse};
 use vpn_pki::{CertIdentity, Role};
 
 /// Size limits the API enforces before touching the store.

@@ -2,16 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use cloud_sink::config::{Config, Overrides};
-use cloud_sink::http::App;
-use cloud_sink::server::Server;
-use cloud_sink::tls::SinkTls;
-use cloud_sink::{Database, SinkClient, Store, TelemetryQuery};
-use service_log::LogFormat;
+use runtime::{LogArgs, LogFormat};
+use sink_api::{SinkClient, TelemetryQuery};
 
 #[derive(Parser)]
 #[command(
@@ -20,9 +16,8 @@ use service_log::LogFormat;
     about = "Durable store of accepted SF2C-BC telemetry"
 )]
 struct Cli {
-    /// Log line format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
-    log_format: LogFormat,
+    #[command(flatten)]
+    log: LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -104,7 +99,7 @@ struct SinkArgs {
 }
 
 impl SinkArgs {
-    fn client(&self) -> Result<SinkClient, cloud_sink::SinkError> {
+    fn client(&self) -> Result<SinkClient, sink_api::SinkError> {
         let mut builder = SinkClient::builder(&self.sink);
         if let Some(ca) = &self.ca {
             builder = builder.ca_file(ca);
@@ -116,10 +111,9 @@ impl SinkArgs {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    service_log::init(cli.log_format);
+    let logging = Some(cli.log.format_or(LogFormat::Human).into());
     match cli.command {
         Command::Serve {
             listen,
@@ -133,32 +127,29 @@ async fn main() -> anyhow::Result<()> {
             crl_refresh_ms,
             postgres_sslmode,
             postgres_sslrootcert,
-        } => {
-            let config = Config::load(
-                config.as_deref(),
-                |k| std::env::var(k).ok(),
-                Overrides {
-                    listen,
-                    database,
-                    tls_cert,
-                    tls_key,
-                    client_ca,
-                    crl_url,
-                    crl_refresh_secs,
-                    crl_refresh_ms,
-                    postgres_sslmode,
-                    postgres_sslrootcert,
-                },
-            )?;
-            serve(config).await
-        }
+        } => runtime::serve(logging, |shutdown| async move {
+            let flags = Overrides {
+                listen,
+                database,
+                tls_cert,
+                tls_key,
+                client_ca,
+                crl_url,
+                crl_refresh_secs,
+                crl_refresh_ms,
+                postgres_sslmode,
+                postgres_sslrootcert,
+            };
+            let config = Config::load(config.as_deref(), runtime::config::process_env, flags)?;
+            cloud_sink::run(config, shutdown).await
+        }),
         Command::Query {
             sink,
             device,
             from_ms,
             to_ms,
             limit,
-        } => {
+        } => runtime::main(logging, || async move {
             let client = sink.client()?;
             let records = client
                 .query(&TelemetryQuery {
@@ -172,81 +163,11 @@ async fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string(&record)?);
             }
             Ok(())
-        }
-        Command::Counts { sink } => {
+        }),
+        Command::Counts { sink } => runtime::main(logging, || async move {
             let counts = sink.client()?.counts().await?;
             println!("{}", serde_json::to_string_pretty(&counts)?);
             Ok(())
-        }
-    }
-}
-
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let store = Database::open_with(&config.database, &config.postgres_tls)
-        .await
-        .with_context(|| format!("opening the database {}", redact(&config.database)))?;
-    store
-        .health()
-        .await
-        .context("first health check of the database")?;
-    let server = match &config.tls {
-        Some(tls) => {
-            let tls = SinkTls::start(tls).await?;
-            Server::bind_tls(config.listen, tls).await?
-        }
-        None => Server::bind(config.listen).await?,
-    };
-    tracing::info!(
-        listen = %server.local_addr(),
-        tls = server.is_tls(),
-        database = redact(&config.database),
-        backend = store.kind(),
-        "cloud sink listening"
-    );
-    let app = Arc::new(App {
-        store,
-        limits: config.limits,
-        metrics: Default::default(),
-    });
-    server.serve(app, shutdown_signal()).await?;
-    tracing::info!("cloud sink stopped");
-    Ok(())
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot watch SIGTERM; stopping on SIGINT only");
-                let _ = interrupt.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("shutdown requested; finishing in-flight requests");
-}
-
-/// Hides a password in a database URL before it is logged.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.into();
-    };
-    match rest.split_once('@') {
-        Some((user_info, host)) if user_info.contains(':') => {
-            let user = user_info.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}")
-        }
-        _ => url.into(),
+        }),
     }
 }

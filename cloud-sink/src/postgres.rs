@@ -6,10 +6,10 @@ use tokio::sync::Mutex;
 use tokio_postgres::config::SslMode as WireSslMode;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
-use crate::api::{CountsResponse, IngestResponse, TelemetryRecord};
 use crate::pg_connector::{PgConnector, explain, remote_hosts};
 use crate::pg_tls::{PgTls, PgTlsSettings, SslMode, split_url};
 use crate::store::{Store, StoreError, StoredRow, add_count, to_i64};
+use sink_api::wire::{CountsResponse, IngestResponse, TelemetryRecord};
 
 /// `data` is `json`, not `jsonb`, so the measurements come back exactly as the device sent them.
 const SCHEMA: &str = "

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::api::{CountsResponse, IngestResponse, TelemetryRecord};
 use crate::store::{Store, StoreError, StoredRow, add_count, to_i64};
+use sink_api::wire::{CountsResponse, IngestResponse, TelemetryRecord};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS telemetry (

@@ -2,10 +2,10 @@
 
 use std::future::Future;
 
-use crate::api::{CountsResponse, DeviceCount, IngestResponse, TelemetryRecord};
 use crate::pg_tls::{PgTlsError, PgTlsSettings, SslMode};
 use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
+use sink_api::wire::{CountsResponse, DeviceCount, IngestResponse, TelemetryRecord};
 
 /// Default database when none is configured.
 pub const DEFAULT_DATABASE: &str = "sqlite:./cloud-sink.db";

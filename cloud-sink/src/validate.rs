@@ -1,6 +1,6 @@
 //! Checks a whole ingest batch before anything is stored, so a bad batch changes nothing.
 
-use crate::api::TelemetryRecord;
+use sink_api::wire::TelemetryRecord;
 
 /// Largest value both stores keep in a signed 64-bit column.
 const MAX_STORED_INT: u64 = i64::MAX as u64;

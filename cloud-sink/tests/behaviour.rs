@@ -5,12 +5,12 @@ mod support;
 use std::collections::BTreeSet;
 
 use cloud_sink::http::Limits;
-use cloud_sink::{SinkError, TelemetryQuery};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::json;
+use sink_api::{SinkError, TelemetryQuery};
 use support::{Backend, DEVICE_A, DEVICE_B, DEVICE_C, TestSink, record, records};
 
 fn query(device: &str) -> TelemetryQuery {
@@ -103,7 +103,7 @@ async fn redelivery_stores_nothing_new(url: String) {
 
 async fn bad_record_refuses_whole_batch(url: String) {
     let sink = TestSink::start(&url, Limits::default()).await;
-    type Spoil = fn(&mut cloud_sink::TelemetryRecord);
+    type Spoil = fn(&mut sink_api::TelemetryRecord);
     let spoilers: Vec<(&str, Spoil)> = vec![
         ("data", |r| r.data = json!("21.5")),
         ("device", |r| r.device = "device-42".into()),

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cloud_sink::tls::{SinkTls, TlsError};
-use cloud_sink::{SinkClient, SinkError};
+use sink_api::{SinkClient, SinkError};
 use support::{DEVICE_A, DEVICE_B, records};
 use tls_support::{Pki, TlsSink, expect_tls_refusal, serve_crl, uuid};
 
@@ -92,7 +92,7 @@ async fn revoked_certificate_is_refused_on_new_connections_within_seconds() {
             ),
             // Admitted while the new CRL was being installed, then closed by it: the next
             // connection is refused in the handshake.
-            Err(cloud_sink::SinkError::Unavailable { .. }) => {}
+            Err(sink_api::SinkError::Unavailable { .. }) => {}
             Err(e) => {
                 expect_tls_refusal(Err::<(), _>(e), "revoked certificate");
                 break;

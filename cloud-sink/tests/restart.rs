@@ -2,7 +2,7 @@
 
 mod support;
 
-use cloud_sink::{SinkClient, TelemetryQuery};
+use sink_api::{SinkClient, TelemetryQuery};
 use support::{Backend, DEVICE_B, SinkProcess, records};
 
 async fn data_persists_across_restart(backend: Backend) {

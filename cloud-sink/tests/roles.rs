@@ -6,7 +6,7 @@ mod tls_support;
 
 use std::time::Duration;
 
-use cloud_sink::SinkError;
+use sink_api::SinkError;
 use support::{DEVICE_A, DEVICE_B, records};
 use tls_support::{TlsSink, uuid};
 use vpn_pki::{CertRole, Role};
@@ -34,7 +34,7 @@ async fn only_validators_store_and_only_services_and_operators_read() {
     expect_forbidden(gateway.ingest(&victim).await, "gateway ingest");
     let own = records(DEVICE_B, 1..=1);
     expect_forbidden(gateway.ingest(&own).await, "gateway ingest of its own");
-    let query = cloud_sink::TelemetryQuery {
+    let query = sink_api::TelemetryQuery {
         device: DEVICE_A.into(),
         from_ms: None,
         to_ms: None,

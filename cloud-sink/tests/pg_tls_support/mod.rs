@@ -170,8 +170,8 @@ impl Sink {
     }
 
     /// Polls `/healthz` until it answers, panicking with the log if the process exits first.
-    pub async fn wait_healthy(&mut self) -> cloud_sink::SinkClient {
-        let client = cloud_sink::SinkClient::new(&self.url).unwrap();
+    pub async fn wait_healthy(&mut self) -> sink_api::SinkClient {
+        let client = sink_api::SinkClient::new(&self.url).unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         while client.health().await.is_err() {
             if let Ok(Some(status)) = self.child.try_wait() {

@@ -5,10 +5,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cloud_sink::Database;
 use cloud_sink::http::{App, Limits};
 use cloud_sink::server::Server;
-use cloud_sink::{Database, SinkClient, TelemetryRecord};
 use serde_json::json;
+use sink_api::{SinkClient, TelemetryRecord};
 
 use test_support::postgres::PgServer;
 

@@ -4,24 +4,17 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use cloud_sink::Database;
 use cloud_sink::http::{App, Limits};
 use cloud_sink::server::{Server, ServerError};
 use cloud_sink::tls::{SinkTls, TlsSettings};
-use cloud_sink::{Database, SinkClient, SinkError};
 use rcgen::RevocationReason;
+use sink_api::{SinkClient, SinkError};
+use test_support::pki::{CrlServer, issue_as, unix_now};
 use tokio::task::JoinHandle;
-use vpn_pki::{CertRole, CertificateAuthority, LeafKey, LeafRequest, Revocations, Role};
-
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use vpn_pki::{CertRole, CertificateAuthority, Revocations, Role};
 
 pub fn uuid(i: u32) -> String {
     format!("00000000-0000-4000-8000-{i:012}")
@@ -54,7 +47,7 @@ impl Pki {
     pub fn new(name: &str) -> Arc<Self> {
         let dir = tempfile::tempdir().unwrap();
         let db = vpn_pki::open_database(&dir.path().join("pki.db")).unwrap();
-        let ca = CertificateAuthority::generate(name, Duration::from_secs(86400), now()).unwrap();
+        let ca = test_support::pki::ca(name);
         Arc::new(Self {
             ca,
             db: Mutex::new(db),
@@ -65,28 +58,14 @@ impl Pki {
     /// A certificate for `uuid` with `authority` (the role the centre writes from the registry;
     /// `None` as issued before roles existed).
     pub fn issue(&self, uuid: &str, usage: CertRole, authority: Option<Role>) -> Identity {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let request = LeafRequest {
-            uuid: uuid.into(),
-            role: usage,
-            virtual_ips: vec![],
-            server_names: vec!["127.0.0.1".into(), "localhost".into()],
-            key: LeafKey::PublicKey(key.public_key_pem()),
-            validity: Duration::from_secs(3600),
-            now: now(),
-        };
-        let cert = match authority {
-            Some(role) => self.ca.issue_with_role(&request, role),
-            None => self.ca.issue(&request),
-        }
-        .unwrap();
+        let issued = issue_as(&self.ca, uuid, usage, authority);
         let db = self.db.lock().unwrap();
         Revocations::new(&db)
-            .record_issued(uuid, &cert, now())
+            .record_issued(uuid, &issued.record, unix_now())
             .unwrap();
         Identity {
-            cert: cert.pem,
-            key: key.serialize_pem(),
+            cert: issued.cert_pem,
+            key: issued.key_pem,
         }
     }
 
@@ -97,16 +76,15 @@ impl Pki {
     pub fn revoke(&self, uuid: &str) {
         let db = self.db.lock().unwrap();
         let serials = Revocations::new(&db)
-            .revoke_device(uuid, RevocationReason::PrivilegeWithdrawn, now())
+            .revoke_device(uuid, RevocationReason::PrivilegeWithdrawn, unix_now())
             .unwrap();
         assert_eq!(serials.len(), 1);
     }
 
-    pub fn crl(&self) -> Result<Vec<u8>, StatusCode> {
+    /// The signed CRL over the register as it is now.
+    pub fn crl(&self) -> Result<Vec<u8>, vpn_pki::RevocationError> {
         let db = self.db.lock().unwrap();
-        Revocations::new(&db)
-            .crl_der(&self.ca, now(), Duration::from_secs(600))
-            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
+        Revocations::new(&db).crl_der(&self.ca, unix_now(), Duration::from_secs(600))
     }
 
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
@@ -132,20 +110,10 @@ impl Pki {
     }
 }
 
-/// The centre's CRL endpoint, signed fresh on every fetch.
-pub async fn serve_crl(pki: Arc<Pki>) -> (String, TaskGuard<()>) {
-    async fn crl(State(pki): State<Arc<Pki>>) -> Result<Vec<u8>, StatusCode> {
-        pki.crl()
-    }
-    let app = axum::Router::new()
-        .route("/v1/pki/crl", axum::routing::get(crl))
-        .with_state(pki);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1/pki/crl", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, TaskGuard(task))
+/// The centre's CRL endpoint, signed fresh on every fetch; its URL and the server (stops on drop).
+pub async fn serve_crl(pki: Arc<Pki>) -> (String, CrlServer) {
+    let server = CrlServer::start(move || pki.crl()).await;
+    (server.url().to_string(), server)
 }
 
 /// An HTTPS sink over SQLite in this process, with its CRL endpoint; stops when dropped.
@@ -154,7 +122,7 @@ pub struct TlsSink {
     pub url: String,
     pub stop: Option<tokio::sync::oneshot::Sender<()>>,
     pub served: TaskGuard<Result<(), ServerError>>,
-    pub _crl: TaskGuard<()>,
+    pub _crl: CrlServer,
     pub _db: tempfile::TempDir,
 }
 
