@@ -1,15 +1,18 @@
-//! Gateway configuration: a TOML file, then `EDGE_GATEWAY_*` environment overrides, then flags.
+//! Gateway configuration: a TOML file, then `SF2C_GATEWAY_*` environment overrides, then flags.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use runtime::config::{Env, resolve_relative};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::error::GatewayError;
+pub use runtime::ConfigError;
 
 /// Prefix of the environment variables that override file settings.
-pub const ENV_PREFIX: &str = "EDGE_GATEWAY_";
+pub const ENV_PREFIX: &str = "SF2C_GATEWAY_";
+/// The prefix before every service used `SF2C_*`; still read, with a deprecation warning.
+pub const LEGACY_ENV_PREFIX: &str = "EDGE_GATEWAY_";
 
 /// Settings that may be overridden, as (dotted TOML key, environment variable suffix).
 const OVERRIDABLE: &[(&str, &str)] = &[
@@ -153,15 +156,13 @@ impl Config {
         path: &Path,
         env: impl Fn(&str) -> Option<String>,
         flags: &[(&str, toml::Value)],
-    ) -> Result<Config, GatewayError> {
-        let text = std::fs::read_to_string(path).map_err(|source| GatewayError::ReadFile {
-            what: "configuration file",
+    ) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Config::from_toml(&text, base, env, flags)
-            .map_err(|e| GatewayError::Config(format!("{}: {e}", path.display())))
+        Config::layered(path, &text, base, &env, flags)
     }
 
     /// As [`Config::load`], from TOML text; relative paths are taken from `base`.
@@ -170,19 +171,37 @@ impl Config {
         base: &Path,
         env: impl Fn(&str) -> Option<String>,
         flags: &[(&str, toml::Value)],
-    ) -> Result<Config, String> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    ) -> Result<Config, ConfigError> {
+        Config::layered(Path::new("(inline TOML)"), text, base, &env, flags)
+    }
+
+    /// The file's table, overlaid key by key by the environment and the flags, then typed: so a
+    /// variable or flag can supply a key the file leaves out.
+    fn layered(
+        path: &Path,
+        text: &str,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &[(&str, toml::Value)],
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = runtime::config::parse(path, text)?;
+        let lookup = |name: &str| with_legacy_name(name, env);
+        let env = Env::new(ENV_PREFIX, &lookup);
         for (key, suffix) in OVERRIDABLE {
-            if let Some(raw) = env(&format!("{ENV_PREFIX}{suffix}")) {
-                set(&mut table, key, env_value(key, &raw));
+            if let Some(value) = env_value(&env, key, suffix)? {
+                set(&mut table, key, value);
             }
         }
         for (key, value) in flags {
             set(&mut table, key, value.clone());
         }
-        let mut config: Config = table
-            .try_into()
-            .map_err(|e: toml::de::Error| e.to_string())?;
+        let mut config: Config =
+            table
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    detail: e.message().trim_end().to_string(),
+                })?;
         config.resolve_paths(base);
         config.validate()?;
         Ok(config)
@@ -201,11 +220,7 @@ impl Config {
     }
 
     fn resolve_paths(&mut self, base: &Path) {
-        let join = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        };
+        let join = |p: &mut PathBuf| resolve_relative(base, p);
         join(&mut self.key_path);
         join(&mut self.ca_path);
         join(&mut self.queue_path);
@@ -225,57 +240,83 @@ impl Config {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ConfigError> {
         if self.validators.is_empty() {
-            return Err("`validators` is empty; list at least one https:// validator URL".into());
+            return Err(ConfigError::invalid(
+                "validators",
+                "empty; list at least one https:// validator URL",
+            ));
         }
         if let Some(bad) = self.validators.iter().find(|v| !v.starts_with("https://")) {
-            return Err(format!(
-                "validator {bad:?} is not an https:// URL; validators are only reached over TLS"
+            return Err(ConfigError::invalid(
+                "validators",
+                format!("{bad:?} is not an https:// URL; validators are only reached over TLS"),
             ));
         }
         if !(1..=1000).contains(&self.batch_size) {
-            return Err(format!("batch_size {} must be 1 to 1000", self.batch_size));
+            return Err(ConfigError::invalid(
+                "batch_size",
+                format!("{} must be 1 to 1000", self.batch_size),
+            ));
         }
-        if self.sensor.interval_ms == 0
-            || self.request_timeout_ms == 0
-            || self.replay_window_ms == 0
-        {
-            return Err(
-                "sensor.interval_ms, request_timeout_ms and replay_window_ms must be above 0"
-                    .into(),
-            );
+        for (key, value) in [
+            ("sensor.interval_ms", self.sensor.interval_ms),
+            ("request_timeout_ms", self.request_timeout_ms),
+            ("replay_window_ms", self.replay_window_ms),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be above 0"));
+            }
         }
         if self.backoff_min_ms == 0 || self.backoff_min_ms > self.backoff_max_ms {
-            return Err(format!(
-                "backoff_min_ms {} must be above 0 and at most backoff_max_ms {}",
-                self.backoff_min_ms, self.backoff_max_ms
+            return Err(ConfigError::invalid(
+                "backoff_min_ms",
+                format!(
+                    "{} must be above 0 and at most backoff_max_ms {}",
+                    self.backoff_min_ms, self.backoff_max_ms
+                ),
             ));
         }
         if self.client_cert_path.is_some() != self.client_key_path.is_some() {
-            return Err("client_cert_path and client_key_path must be given together".into());
+            return Err(ConfigError::invalid(
+                "client_cert_path",
+                "client_cert_path and client_key_path must be given together",
+            ));
         }
         Ok(())
     }
 }
 
-/// Environment values are text; numbers become integers and the validator list is split on commas.
-fn env_value(key: &str, raw: &str) -> toml::Value {
+/// The variable `name` (`SF2C_GATEWAY_*`), else its old `EDGE_GATEWAY_*` name, with a warning
+/// that the old name goes away.
+fn with_legacy_name(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    if let Some(value) = env(name) {
+        return Some(value);
+    }
+    let legacy = format!("{LEGACY_ENV_PREFIX}{}", name.strip_prefix(ENV_PREFIX)?);
+    let value = env(&legacy)?;
+    tracing::warn!(
+        variable = %legacy,
+        replacement = %name,
+        "{legacy} is deprecated; set {name} instead"
+    );
+    Some(value)
+}
+
+/// A variable's value as TOML: numbers for the numeric keys (a bad one names its variable), the
+/// validator list split on commas, text for the rest.
+fn env_value(env: &Env<'_>, key: &str, suffix: &str) -> Result<Option<toml::Value>, ConfigError> {
     if key == "validators" {
-        return toml::Value::Array(
-            raw.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| toml::Value::String(s.to_string()))
-                .collect(),
-        );
+        let mut list = Vec::new();
+        env.set_list(suffix, &mut list);
+        return Ok(env
+            .raw(suffix)
+            .map(|_| toml::Value::Array(list.into_iter().map(toml::Value::String).collect())));
     }
-    match raw.parse::<i64>() {
-        Ok(n) if key.ends_with("_ms") || key.ends_with("size") || key.ends_with("seed") => {
-            toml::Value::Integer(n)
-        }
-        _ => toml::Value::String(raw.to_string()),
+    if key.ends_with("_ms") || key.ends_with("size") || key.ends_with("seed") {
+        return Ok(env.value::<i64>(suffix)?.map(toml::Value::Integer));
     }
+    Ok(env.raw(suffix).map(toml::Value::String))
 }
 
 fn set(table: &mut toml::Table, dotted: &str, value: toml::Value) {
@@ -333,9 +374,9 @@ interval_ms = 500
     #[test]
     fn environment_overrides_file_and_flags_override_environment() {
         let env = |k: &str| match k {
-            "EDGE_GATEWAY_VALIDATORS" => Some("https://a:1/, https://b:2/".to_string()),
-            "EDGE_GATEWAY_SENSOR_INTERVAL_MS" => Some("250".to_string()),
-            "EDGE_GATEWAY_BATCH_SIZE" => Some("7".to_string()),
+            "SF2C_GATEWAY_VALIDATORS" => Some("https://a:1/, https://b:2/".to_string()),
+            "SF2C_GATEWAY_SENSOR_INTERVAL_MS" => Some("250".to_string()),
+            "SF2C_GATEWAY_BATCH_SIZE" => Some("7".to_string()),
             _ => None,
         };
         let c = Config::from_toml(FILE, Path::new("/"), env, &[]).unwrap();
@@ -350,11 +391,42 @@ interval_ms = 500
     #[test]
     fn plain_http_validators_and_unknown_keys_are_refused() {
         let http = FILE.replace("https://127.0.0.1", "http://127.0.0.1");
-        let err = Config::from_toml(&http, Path::new("/"), no_env, &[]).unwrap_err();
+        let err = Config::from_toml(&http, Path::new("/"), no_env, &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("https"), "{err}");
         let typo = format!("{FILE}\nbatchsize = 4\n").replace("[sensor]\n", "");
         let typo = typo.replace("kind = \"weather\"\ninterval_ms = 500\n", "");
-        let err = Config::from_toml(&typo, Path::new("/"), no_env, &[]).unwrap_err();
+        let err = Config::from_toml(&typo, Path::new("/"), no_env, &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("batchsize"), "{err}");
+    }
+
+    #[test]
+    fn old_edge_gateway_names_still_work_and_new_names_win() {
+        let old = |k: &str| match k {
+            "EDGE_GATEWAY_BATCH_SIZE" => Some("9".to_string()),
+            "EDGE_GATEWAY_SENSOR_INTERVAL_MS" => Some("250".to_string()),
+            _ => None,
+        };
+        let c = Config::from_toml(FILE, Path::new("/"), old, &[]).unwrap();
+        assert_eq!((c.batch_size, c.sensor.interval_ms), (9, 250));
+        let both = |k: &str| match k {
+            "SF2C_GATEWAY_BATCH_SIZE" => Some("4".to_string()),
+            other => old(other),
+        };
+        let c = Config::from_toml(FILE, Path::new("/"), both, &[]).unwrap();
+        assert_eq!(c.batch_size, 4);
+    }
+
+    #[test]
+    fn a_bad_number_in_the_environment_names_the_variable() {
+        let env = |k: &str| (k == "SF2C_GATEWAY_BATCH_SIZE").then(|| "many".to_string());
+        let err = Config::from_toml(FILE, Path::new("/"), env, &[]).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Env { var, .. } if var == "SF2C_GATEWAY_BATCH_SIZE"),
+            "{err}"
+        );
     }
 }

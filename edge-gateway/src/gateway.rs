@@ -17,11 +17,11 @@ use crate::metrics::{self, Metrics};
 use crate::sender::{Sender, SenderOptions};
 use crate::sensor::{self, Measurements};
 use crate::sequence::SequenceStore;
-use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::signer::{self, QueuedMessage, Signer};
 use crate::stale::StaleHandler;
 use crate::tls;
 use crate::transport::ValidatorClient;
+use runtime::{Shutdown, ShutdownTrigger};
 
 /// Readings buffered between the sensor and the signer.
 const READING_BUFFER: usize = 256;
@@ -87,7 +87,7 @@ impl Gateway {
         if depth > 0 {
             tracing::info!(depth, "resuming with messages queued from an earlier run");
         }
-        let (trigger, shutdown) = Shutdown::new();
+        let (trigger, shutdown) = runtime::shutdown::channel();
         let (metrics_addr, metrics_task) = match &config.metrics_listen {
             Some(addr) => {
                 let (bound, task) =

@@ -2,18 +2,16 @@
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use edge_gateway::Config;
 use edge_gateway::keygen::{KeygenOptions, keygen};
 use edge_gateway::sensor::ndjson::parse_line;
-use edge_gateway::{Config, Gateway, GatewayError};
+use runtime::{LogArgs, LogFormat, config::process_env};
 use signed_message::Algorithm;
 use uuid::Uuid;
-
-/// Exit status of `run` when a validator answered 1003 (device banned on the registry).
-const EXIT_BANNED: i32 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -22,9 +20,8 @@ const EXIT_BANNED: i32 = 3;
     about = "SF2C-BC edge gateway: sign sensor readings and forward them to fog validators"
 )]
 struct Cli {
-    /// Log as JSON lines instead of human-readable text.
-    #[arg(long, global = true)]
-    log_json: bool,
+    #[command(flatten)]
+    log: LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -104,56 +101,10 @@ enum Alg {
     Es256,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    service_log::init(service_log::LogFormat::json_if(cli.log_json));
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let result = runtime.block_on(dispatch(cli.command));
-    // A stdin read may still block a worker thread; do not wait for it.
-    runtime.shutdown_timeout(Duration::from_millis(500));
-    let banned = result
-        .as_ref()
-        .err()
-        .and_then(|e| e.downcast_ref::<GatewayError>());
-    if let Some(GatewayError::Banned { .. }) = banned {
-        // Already logged by the sender; the distinct status tells supervisors not to restart.
-        std::process::exit(EXIT_BANNED);
-    }
-    result
-}
-
-async fn dispatch(command: Command) -> anyhow::Result<()> {
-    match command {
-        Command::Keygen {
-            out,
-            alg,
-            uuid,
-            role,
-            force,
-        } => {
-            let alg = match alg {
-                Alg::Rs256 => Algorithm::RS256,
-                Alg::Eddsa => Algorithm::EdDSA,
-                Alg::Es256 => Algorithm::ES256,
-            };
-            let written = keygen(&KeygenOptions {
-                out_dir: out,
-                alg,
-                uuid,
-                node_type: role,
-                force,
-            })?;
-            println!("device uuid: {}", written.enrolment.uuid);
-            println!(
-                "private key: {} (keep it on this device)",
-                written.key_path.display()
-            );
-            println!(
-                "enrolment:   {} (give it to the registry administrator)",
-                written.enrolment_path.display()
-            );
-            Ok(())
-        }
+    let logging = Some(cli.log.format_or(LogFormat::Human).into());
+    match cli.command {
         Command::Run {
             common,
             sensor,
@@ -161,7 +112,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             interval_ms,
             batch_size,
             metrics_listen,
-        } => {
+        } => runtime::serve(logging, |shutdown| async move {
             let mut flags = common.flags();
             if let Some(v) = sensor {
                 flags.push(("sensor.kind", toml::Value::String(v)));
@@ -178,54 +129,89 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             if let Some(v) = metrics_listen {
                 flags.push(("metrics_listen", toml::Value::String(v)));
             }
-            let config = Config::load(&common.config, |k| std::env::var(k).ok(), &flags)?;
-            let gateway = Gateway::start(&config).await?;
-            if let Some(addr) = gateway.metrics_addr() {
-                tracing::info!(%addr, "serving /metrics and /health");
+            let config = Config::load(&common.config, process_env, &flags)?;
+            edge_gateway::run(&config, shutdown).await
+        }),
+        Command::Keygen {
+            out,
+            alg,
+            uuid,
+            role,
+            force,
+        } => runtime::main(logging, || async move {
+            let options = KeygenOptions {
+                out_dir: out,
+                alg: alg.into(),
+                uuid,
+                node_type: role,
+                force,
+            };
+            generate_key(&options)
+        }),
+        Command::SendOnce { common, data } => runtime::main(logging, || send_one(common, data)),
+    }
+}
+
+/// Writes the device key and the enrolment request, and says where they are.
+fn generate_key(options: &KeygenOptions) -> anyhow::Result<()> {
+    let written = keygen(options)?;
+    println!("device uuid: {}", written.enrolment.uuid);
+    println!(
+        "private key: {} (keep it on this device)",
+        written.key_path.display()
+    );
+    println!(
+        "enrolment:   {} (give it to the registry administrator)",
+        written.enrolment_path.display()
+    );
+    Ok(())
+}
+
+impl From<Alg> for Algorithm {
+    fn from(alg: Alg) -> Self {
+        match alg {
+            Alg::Rs256 => Algorithm::RS256,
+            Alg::Eddsa => Algorithm::EdDSA,
+            Alg::Es256 => Algorithm::ES256,
+        }
+    }
+}
+
+/// Signs one reading (from `data` or stdin), sends it and prints the answer.
+async fn send_one(common: CommonFlags, data: Option<String>) -> anyhow::Result<()> {
+    let config = Config::load(&common.config, process_env, &common.flags())?;
+    let text = match data {
+        Some(text) => text,
+        None => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the reading from stdin")?;
+            text
+        }
+    };
+    let Some(measurements) =
+        parse_line(&text).map_err(|e| anyhow::anyhow!("reading {text:?}: {e}"))?
+    else {
+        bail!("no reading given: pass --data '{{\"name\": value}}' or one JSON object on stdin");
+    };
+    let report = edge_gateway::send_once::send_once(&config, measurements).await?;
+    for failure in &report.failures {
+        eprintln!("failed: {failure}");
+    }
+    match (report.validator, report.answer) {
+        (Some(url), Some(answer)) => {
+            eprintln!("seq {} answered by {url}", report.seq);
+            println!("{answer}");
+            if answer.get("error").is_some() {
+                bail!("the validator refused the message");
             }
-            tracing::info!(device = %config.device_uuid, validators = ?config.validators, "edge gateway running");
-            gateway.run_until(stop_signal()).await?;
-            tracing::info!("edge gateway stopped; undelivered messages stay queued");
             Ok(())
         }
-        Command::SendOnce { common, data } => {
-            let config = Config::load(&common.config, |k| std::env::var(k).ok(), &common.flags())?;
-            let text = match data {
-                Some(text) => text,
-                None => {
-                    let mut text = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut text)
-                        .context("cannot read the reading from stdin")?;
-                    text
-                }
-            };
-            let Some(measurements) =
-                parse_line(&text).map_err(|e| anyhow::anyhow!("reading {text:?}: {e}"))?
-            else {
-                bail!(
-                    "no reading given: pass --data '{{\"name\": value}}' or one JSON object on stdin"
-                );
-            };
-            let report = edge_gateway::send_once::send_once(&config, measurements).await?;
-            for failure in &report.failures {
-                eprintln!("failed: {failure}");
-            }
-            match (report.validator, report.answer) {
-                (Some(url), Some(answer)) => {
-                    eprintln!("seq {} answered by {url}", report.seq);
-                    println!("{answer}");
-                    if answer.get("error").is_some() {
-                        bail!("the validator refused the message");
-                    }
-                    Ok(())
-                }
-                _ => bail!(
-                    "no validator could be reached (seq {} was used and will not be reused)",
-                    report.seq
-                ),
-            }
-        }
+        _ => bail!(
+            "no validator could be reached (seq {} was used and will not be reused)",
+            report.seq
+        ),
     }
 }
 
@@ -252,22 +238,4 @@ fn int(v: u64) -> anyhow::Result<toml::Value> {
     Ok(toml::Value::Integer(
         i64::try_from(v).with_context(|| format!("{v} is too large"))?,
     ))
-}
-
-async fn stop_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM; stop with SIGINT");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; shutting down"),
-        _ = term => tracing::info!("SIGTERM received; shutting down"),
-    }
 }

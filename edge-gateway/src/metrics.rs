@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 
 use crate::error::GatewayError;
-use crate::shutdown::Shutdown;
+use runtime::Shutdown;
 
 /// What the gateway has done since it started.
 #[derive(Debug, Default)]
@@ -237,7 +237,7 @@ pub async fn serve(
         );
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.recv().await })
+            .with_graceful_shutdown(async move { shutdown.wait().await })
             .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "metrics server stopped");

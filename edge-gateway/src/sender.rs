@@ -29,10 +29,10 @@ use uuid::Uuid;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::rpc::{self, Outcome};
-use crate::shutdown::Shutdown;
 use crate::signer::{QueuedMessage, now_ms};
 use crate::stale::{StaleHandler, StaleStep};
 use crate::transport::ValidatorClient;
+use runtime::Shutdown;
 
 /// How often an idle sender looks at the queue even without a wake-up.
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -109,7 +109,7 @@ impl Sender {
 
     /// Delivers until shutdown; a request in flight when shutdown comes is completed first.
     pub async fn run(mut self, mut shutdown: Shutdown) -> Result<(), GatewayError> {
-        while !shutdown.is_shutdown() {
+        while !shutdown.is_triggered() {
             match self.attempt().await? {
                 Attempt::Progress => {}
                 Attempt::Banned(validator) => {
@@ -128,14 +128,14 @@ impl Sender {
                     tokio::select! {
                         _ = self.wake.notified() => {}
                         _ = tokio::time::sleep(IDLE_POLL) => {}
-                        _ = shutdown.recv() => {}
+                        _ = shutdown.wait() => {}
                     }
                 }
                 Attempt::AllFailed => {
                     tracing::warn!(pause = ?self.backoff, "no validator settled the oldest messages; they stay queued");
                     tokio::select! {
                         _ = tokio::time::sleep(self.backoff) => {}
-                        _ = shutdown.recv() => {}
+                        _ = shutdown.wait() => {}
                     }
                     self.backoff = (self.backoff * 2).min(self.opts.backoff_max);
                 }

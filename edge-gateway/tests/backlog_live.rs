@@ -64,7 +64,7 @@ async fn rows_when(
     device: &str,
     n: usize,
     log: &Path,
-) -> Vec<cloud_sink::TelemetryRecord> {
+) -> Vec<sink_api::TelemetryRecord> {
     let found = test_support::wait::until(
         Duration::from_secs(60),
         Duration::from_millis(50),

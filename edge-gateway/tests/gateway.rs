@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use common::validator_double::ValidatorDouble;
-use common::{TestDevice, TestPki, dead_validator_url, wait_for, write_lines};
+use common::{DeviceDir, TestPki, dead_validator_url, wait_for, write_lines};
 use edge_gateway::keygen::{ENROLMENT_FILE, Enrolment, KeygenOptions, keygen, load_signing_key};
 use edge_gateway::send_once::send_once;
 use edge_gateway::sensor::ndjson::parse_line;
@@ -95,7 +95,7 @@ fn an_exposed_device_key_is_made_private_on_keygen_and_on_load() {
 async fn send_once_signs_with_the_enrolled_key_and_the_validator_accepts_it() {
     let pki = TestPki::new();
     for alg in [Algorithm::RS256, Algorithm::EdDSA] {
-        let device = TestDevice::new(&pki, alg);
+        let device = DeviceDir::new(&pki, alg);
         let double = ValidatorDouble::start(&pki, &device.enrolment.public_key).await;
         let input = device.path("unused.ndjson");
         let config =
@@ -117,7 +117,7 @@ async fn send_once_signs_with_the_enrolled_key_and_the_validator_accepts_it() {
         assert_eq!(accepted[0].seq, report.seq);
 
         // A key that is not the enrolled one is refused as a bad signature.
-        let other = TestDevice::new(&pki, alg);
+        let other = DeviceDir::new(&pki, alg);
         let stranger = ValidatorDouble::start(&pki, &other.enrolment.public_key).await;
         let config =
             load(&device.write_config("gw2.toml", std::slice::from_ref(&stranger.url), &input));
@@ -130,7 +130,7 @@ async fn send_once_signs_with_the_enrolled_key_and_the_validator_accepts_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fails_over_past_a_dead_and_a_failing_validator_and_skips_bad_input_lines() {
     let pki = TestPki::new();
-    let device = TestDevice::new(&pki, Algorithm::EdDSA);
+    let device = DeviceDir::new(&pki, Algorithm::EdDSA);
     let failing = ValidatorDouble::start(&pki, &device.enrolment.public_key).await;
     failing.answer_http_status(Some(503));
     let good = ValidatorDouble::start(&pki, &device.enrolment.public_key).await;
@@ -186,7 +186,7 @@ async fn fails_over_past_a_dead_and_a_failing_validator_and_skips_bad_input_line
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permanent_refusals_are_dropped_and_counted_and_the_rest_delivered_in_order() {
     let pki = TestPki::new();
-    let device = TestDevice::new(&pki, Algorithm::EdDSA);
+    let device = DeviceDir::new(&pki, Algorithm::EdDSA);
     let double = ValidatorDouble::start(&pki, &device.enrolment.public_key).await;
     let input = device.path("readings.ndjson");
     let lines = vec![
@@ -229,7 +229,7 @@ async fn permanent_refusals_are_dropped_and_counted_and_the_rest_delivered_in_or
 #[tokio::test]
 async fn a_transient_error_keeps_the_message_queued_until_a_validator_takes_it() {
     let pki = TestPki::new();
-    let device = TestDevice::new(&pki, Algorithm::EdDSA);
+    let device = DeviceDir::new(&pki, Algorithm::EdDSA);
     let double = ValidatorDouble::start(&pki, &device.enrolment.public_key).await;
     double.answer_http_status(Some(500));
     let input = device.path("readings.ndjson");
@@ -273,7 +273,7 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_1003_stops_sending_keeps_the_rest_queued_and_health_says_banned() {
     let pki = TestPki::new();
-    let device = TestDevice::new(&pki, Algorithm::EdDSA);
+    let device = DeviceDir::new(&pki, Algorithm::EdDSA);
     let double = ValidatorDouble::start(&pki, &device.enrolment.public_key).await;
     let input = device.path("readings.ndjson");
     let lines = vec![

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::validator_double::ValidatorDouble;
-use common::{ChildGuard, TestDevice, TestPki, dead_validator_url, wait_for, write_lines};
+use common::{ChildGuard, DeviceDir, TestPki, dead_validator_url, wait_for, write_lines};
 use disk_queue::DiskQueue;
 use edge_gateway::signer::QueuedMessage;
 use signed_message::{Algorithm, Measurement};
@@ -33,7 +33,7 @@ fn queued(path: &Path) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_messages_wait_on_disk_and_a_restarted_gateway_delivers_each_once_in_order() {
     let pki = TestPki::new();
-    let device = TestDevice::new(&pki, Algorithm::RS256);
+    let device = DeviceDir::new(&pki, Algorithm::RS256);
     let queue_path = device.path("queue.db");
 
     // Run 1: no validator reachable; every reading must end up on disk.

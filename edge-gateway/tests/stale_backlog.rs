@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use common::validator_double::ValidatorDouble;
-use common::{TestDevice, TestPki, wait_for, write_lines};
+use common::{DeviceDir, TestPki, wait_for, write_lines};
 use disk_queue::DiskQueue;
 use edge_gateway::signer::QueuedMessage;
 use edge_gateway::stale::{FIRST_SEQ, TAKEN_MS};
@@ -26,7 +26,7 @@ fn number(m: &Measurement) -> i64 {
 }
 
 /// A gateway config reading `lines`, sending to `validators`, metrics on a free port.
-fn config(device: &TestDevice, validators: &[String], lines: &[&str]) -> Config {
+fn config(device: &DeviceDir, validators: &[String], lines: &[&str]) -> Config {
     let input = device.path("readings.ndjson");
     write_lines(
         &input,
@@ -67,7 +67,7 @@ async fn health(addr: std::net::SocketAddr) -> String {
 async fn a_stale_backlog_is_re_signed_and_delivered_once_keeping_the_reading_time() {
     const WINDOW_MS: u64 = 1_000;
     let pki = TestPki::new();
-    let device = TestDevice::new(&pki, Algorithm::EdDSA);
+    let device = DeviceDir::new(&pki, Algorithm::EdDSA);
     let key = VerifyingKey::from_public_key_pem(&device.enrolment.public_key).unwrap();
     let double = ValidatorDouble::start(&pki, &device.enrolment.public_key).await;
     double.set_window(Some(WINDOW_MS));
@@ -124,7 +124,7 @@ async fn a_stale_backlog_is_re_signed_and_delivered_once_keeping_the_reading_tim
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_validator_clock_far_off_keeps_messages_queued_without_re_signing() {
     let pki = TestPki::new();
-    let device = TestDevice::new(&pki, Algorithm::EdDSA);
+    let device = DeviceDir::new(&pki, Algorithm::EdDSA);
     let key = VerifyingKey::from_public_key_pem(&device.enrolment.public_key).unwrap();
     let double = ValidatorDouble::start(&pki, &device.enrolment.public_key).await;
     double.set_window(Some(1_000));
@@ -187,7 +187,7 @@ async fn a_validator_clock_far_off_keeps_messages_queued_without_re_signing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reading_refused_stale_after_two_re_signs_is_parked_not_dropped() {
     let pki = TestPki::new();
-    let device = TestDevice::new(&pki, Algorithm::EdDSA);
+    let device = DeviceDir::new(&pki, Algorithm::EdDSA);
     let key = VerifyingKey::from_public_key_pem(&device.enrolment.public_key).unwrap();
     let double = ValidatorDouble::start(&pki, &device.enrolment.public_key).await;
     let config = config(
@@ -233,7 +233,7 @@ async fn a_reading_refused_stale_after_two_re_signs_is_parked_not_dropped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_1009_keeps_messages_queued_and_the_gateway_fails_over() {
     let pki = TestPki::new();
-    let device = TestDevice::new(&pki, Algorithm::EdDSA);
+    let device = DeviceDir::new(&pki, Algorithm::EdDSA);
     let unavailable = ValidatorDouble::start(&pki, &device.enrolment.public_key).await;
     unavailable.answer_code(Some(1009));
     let good = ValidatorDouble::start(&pki, &device.enrolment.public_key).await;

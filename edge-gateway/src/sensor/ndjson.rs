@@ -6,8 +6,8 @@ use tokio::sync::mpsc;
 use signed_message::MAX_MEASUREMENT_NAME;
 
 use super::Measurements;
-use crate::shutdown::Shutdown;
 use crate::stale::RESERVED_PREFIX;
+use runtime::Shutdown;
 
 /// Counts of what a reader went through.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub async fn run<R: AsyncBufRead + Unpin>(
     loop {
         let line = tokio::select! {
             line = lines.next_line() => line,
-            _ = shutdown.recv() => break,
+            _ = shutdown.wait() => break,
         };
         let line = match line {
             Ok(Some(line)) => line,
@@ -126,7 +126,7 @@ mod tests {
         let input =
             b"{\"a\": 1}\nnot json\n\n{\"a\": 2}\n{\"a\": [1]}\n\xff\xfe\n{\"a\": 3}\n".to_vec();
         let (tx, mut rx) = mpsc::channel(16);
-        let (_stop, shutdown) = Shutdown::new();
+        let (_stop, shutdown) = runtime::shutdown::channel();
         let bad_seen = std::sync::atomic::AtomicU64::new(0);
         let stats = run(&input[..], "test input", tx, shutdown, || {
             bad_seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::Measurements;
-use crate::shutdown::Shutdown;
+use runtime::Shutdown;
 
 /// Physical bounds the simulation never leaves.
 pub const TEMPERATURE_C: (f64, f64) = (-30.0, 50.0);
@@ -76,7 +76,7 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = shutdown.recv() => return,
+            _ = shutdown.wait() => return,
         }
         let reading = station.sample(seconds_of_day_now());
         if tx.send(reading).await.is_err() {

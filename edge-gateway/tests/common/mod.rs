@@ -44,15 +44,15 @@ impl TestPki {
 }
 
 /// A device with its key directory, as `edge-gateway keygen` leaves it.
-pub struct TestDevice {
+pub struct DeviceDir {
     pub dir: tempfile::TempDir,
     pub enrolment: Enrolment,
     pub key_path: PathBuf,
     pub ca_path: PathBuf,
 }
 
-impl TestDevice {
-    pub fn new(pki: &TestPki, alg: Algorithm) -> TestDevice {
+impl DeviceDir {
+    pub fn new(pki: &TestPki, alg: Algorithm) -> DeviceDir {
         let dir = tempfile::tempdir().unwrap();
         let out = keygen(&KeygenOptions {
             out_dir: dir.path().join("keys"),
@@ -64,7 +64,7 @@ impl TestDevice {
         .unwrap();
         let ca_path = dir.path().join("ca.pem");
         std::fs::write(&ca_path, &pki.ca_pem).unwrap();
-        TestDevice {
+        DeviceDir {
             enrolment: out.enrolment,
             key_path: out.key_path,
             ca_path,

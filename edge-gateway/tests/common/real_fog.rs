@@ -5,90 +5,43 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cloud_sink::http::{App, Limits};
 use cloud_sink::server::Server;
 use cloud_sink::sqlite::SqliteStore;
 use fog_validator::RunningValidator;
+use sink_api::{SinkClient, TelemetryQuery, TelemetryRecord};
 use test_doubles::StaticRegistrySource;
-use tokio::net::TcpListener;
-use vpn_pki::{CertRole, CertificateAuthority, LeafKey, LeafRequest, Revocations};
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// Issues a certificate for `uuid` with a fresh P-256 key; returns (certificate, key) as PEM.
-fn issue(ca: &CertificateAuthority, uuid: &str, role: CertRole) -> (String, String) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = ca
-        .issue(&LeafRequest {
-            uuid: uuid.into(),
-            role,
-            virtual_ips: vec![],
-            server_names: vec!["127.0.0.1".into()],
-            key: LeafKey::PublicKey(key.public_key_pem()),
-            validity: Duration::from_secs(86400),
-            now: unix_now(),
-        })
-        .unwrap();
-    (cert.pem, key.serialize_pem())
-}
+use test_support::pki::{CrlServer, issue_as, write_files};
+use vpn_pki::{CertRole, CertificateAuthority};
 
 /// The VPN Centre's CA as the validator and a gateway meet it; the CRL server stops on drop.
 pub struct CentrePki {
     ca: Arc<CertificateAuthority>,
     pub ca_file: PathBuf,
     pub crl_url: String,
-    crl_task: tokio::task::JoinHandle<()>,
+    _crl: CrlServer,
 }
 
 impl CentrePki {
     pub async fn start(dir: &Path) -> CentrePki {
-        let ca = Arc::new(
-            CertificateAuthority::generate(
-                "SF2C-BC gateway test CA",
-                Duration::from_secs(3650 * 86400),
-                unix_now(),
-            )
-            .unwrap(),
-        );
+        let ca = Arc::new(test_support::pki::ca("SF2C-BC gateway test CA"));
         let ca_file = dir.join("vpn-ca.pem");
         std::fs::write(&ca_file, ca.cert_pem()).unwrap();
         let db = Arc::new(Mutex::new(
             vpn_pki::open_database(&dir.join("pki.db")).unwrap(),
         ));
-        let signer = ca.clone();
-        let app = axum::Router::new().route(
-            "/v1/pki/crl",
-            axum::routing::get(move || {
-                let (ca, db) = (signer.clone(), db.clone());
-                async move {
-                    let db = db.lock().unwrap();
-                    Revocations::new(&db)
-                        .crl_der(&ca, unix_now(), Duration::from_secs(600))
-                        .unwrap()
-                }
-            }),
-        );
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let crl_url = format!("http://{}/v1/pki/crl", listener.local_addr().unwrap());
-        let crl_task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let crl = CrlServer::signed(ca.clone(), db).await;
         CentrePki {
             ca,
             ca_file,
-            crl_url,
-            crl_task,
+            crl_url: crl.url().to_string(),
+            _crl: crl,
         }
     }
 
-    /// Writes a certificate for `uuid` and its key into `dir` as `{name}.pem` / `{name}-key.pem`.
+    /// Writes a certificate (no role, as before roles existed) for `uuid` and its key into `dir`
+    /// as `{name}.pem` / `{name}-key.pem`.
     pub fn issue_files(
         &self,
         dir: &Path,
@@ -96,27 +49,14 @@ impl CentrePki {
         uuid: &str,
         role: CertRole,
     ) -> (PathBuf, PathBuf) {
-        let (cert_pem, key_pem) = issue(&self.ca, uuid, role);
-        let (cert, key) = (
-            dir.join(format!("{name}.pem")),
-            dir.join(format!("{name}-key.pem")),
-        );
-        std::fs::write(&cert, cert_pem).unwrap();
-        vpn_pki::write_private_key(&key, key_pem.as_bytes()).unwrap();
-        (cert, key)
-    }
-}
-
-impl Drop for CentrePki {
-    fn drop(&mut self) {
-        self.crl_task.abort();
+        write_files(dir, name, &issue_as(&self.ca, uuid, role, None))
     }
 }
 
 /// The cloud sink on a SQLite file, served in-process; stops when dropped.
 pub struct SqliteSink {
     pub url: String,
-    pub client: cloud_sink::SinkClient,
+    pub client: SinkClient,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -133,13 +73,13 @@ impl SqliteSink {
         let task = tokio::spawn(async move {
             let _ = server.serve(app, std::future::pending()).await;
         });
-        let client = cloud_sink::SinkClient::new(&url).unwrap();
+        let client = SinkClient::new(&url).unwrap();
         SqliteSink { url, client, task }
     }
 
     /// Every row stored for `device`, ordered by seq.
-    pub async fn rows(&self, device: &str) -> Vec<cloud_sink::TelemetryRecord> {
-        let query = cloud_sink::TelemetryQuery {
+    pub async fn rows(&self, device: &str) -> Vec<TelemetryRecord> {
+        let query = TelemetryQuery {
             device: device.into(),
             from_ms: None,
             to_ms: None,
