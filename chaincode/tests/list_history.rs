@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use common::*;
 use device_record::ChangeKind;
-use device_registry::contract::{DevicePage, HistoryEntry};
+use device_record::contract::{DevicePage, HistoryEntry};
 
 fn list(h: &mut Harness, page_size: u32, bookmark: &str, filter: Option<&str>) -> DevicePage {
     let size = page_size.to_string();

@@ -3,9 +3,9 @@
 mod peer_cli;
 
 use device_record::DeviceRecord;
+use device_record::contract::DevicePolicy;
 use device_registry::Creator;
 use device_registry::access::require_admin;
-use device_registry::contract::DevicePolicy;
 use fabric_client::{Contract, GatewayError, SubmitOptions, TxValidationCode};
 use peer_cli::{PeerCli, text};
 use serde_json::json;

@@ -8,8 +8,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use device_record::DeviceRecord;
+use device_record::contract::{DevicePage, HistoryEntry};
 use fabric_client::{Contract, SubmitResult};
-use serde::Deserialize;
 use serde_json::json;
 
 pub use test_support::fabric::{LiveNetwork, unique_uuid, unique_virtual_ip};
@@ -100,15 +100,6 @@ pub async fn exists(contract: &Contract, uuid: &str) -> bool {
     }
 }
 
-/// One entry of GetDeviceHistory's answer.
-#[derive(Debug, Deserialize)]
-pub struct HistoryEntry {
-    pub tx_id: String,
-    pub timestamp: String,
-    pub is_delete: bool,
-    pub record: Option<DeviceRecord>,
-}
-
 pub async fn history(contract: &Contract, uuid: &str) -> Vec<HistoryEntry> {
     let bytes = within(
         "GetDeviceHistory",
@@ -119,15 +110,7 @@ pub async fn history(contract: &Contract, uuid: &str) -> Vec<HistoryEntry> {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-/// One ListDevices answer.
-#[derive(Debug, Deserialize)]
-pub struct Page {
-    pub records: Vec<DeviceRecord>,
-    pub bookmark: String,
-    pub fetched: usize,
-}
-
-pub async fn list(contract: &Contract, page_size: u32, bookmark: &str, filter: &str) -> Page {
+pub async fn list(contract: &Contract, page_size: u32, bookmark: &str, filter: &str) -> DevicePage {
     let size = page_size.to_string();
     let bytes = within(
         "ListDevices",
