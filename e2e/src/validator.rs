@@ -1,11 +1,11 @@
 //! A fog validator started from its enrolled files: mutual TLS with the centre's CA and CRL URL,
 //! the sink and the centre reached over mutual TLS with its own certificate, and the registry read
-//! through `FabricRegistrySource` from the live ledger as an Org2 member.
+//! through `FabricRegistryFeed` from the live ledger as an Org2 member, as `fog-validator serve`
+//! starts it (`fog_validator::start_on_ledger`).
 
 use std::path::Path;
-use std::sync::Arc;
 
-use fog_validator::{Config, FabricRegistrySource, RunningValidator};
+use fog_validator::{Config, RunningValidator};
 
 use crate::centre::Centre;
 use crate::device::Device;
@@ -51,12 +51,7 @@ pub async fn start_with(
     config.forward.linger_ms = 5;
     config.replay.flush_ms = 20;
     adjust(&mut config);
-    let ledger_settings = config.ledger_settings().expect("ledger settings");
-    let source = Arc::new(
-        FabricRegistrySource::from_settings(&ledger_settings)
-            .expect("FabricRegistrySource from network.json"),
-    );
-    fog_validator::start(&config, source)
+    fog_validator::start_on_ledger(&config)
         .await
         .unwrap_or_else(|e| panic!("validator {} did not start: {e}", device.uuid))
 }

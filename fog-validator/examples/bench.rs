@@ -8,6 +8,7 @@
 //! pre-signed RS256 messages over keep-alive HTTPS connections. The cloud sink is left unreachable, so
 //! accepted records only pile up in the spool: this measures acceptance, not delivery.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,9 +20,10 @@ use fog_validator::validator::now_ms;
 use http_body_util::{BodyExt, Full};
 use rustls::pki_types::ServerName;
 use signed_message::Algorithm;
-use test_doubles::StaticRegistrySource;
+use test_doubles::StaticRegistryFeed;
 use test_doubles::TestDevice;
-use vpn_pki::{CertRole, CertificateAuthority, LeafKey, LeafRequest, Revocations};
+use test_support::pki::{CrlServer, Issued, issue_as, unix_now, write_files};
+use vpn_pki::{CertRole, CertificateAuthority, Revocations};
 
 /// Certificates for one run: an in-test CA, the validator's certificate, one client certificate per
 /// gateway, and the CA's CRL served over HTTP.
@@ -31,7 +33,9 @@ struct Pki {
     cert: std::path::PathBuf,
     key: std::path::PathBuf,
     crl_url: String,
-    _crl_server: tokio::runtime::Runtime,
+    // Declared before its runtime, so it stops before the runtime goes.
+    _crl: CrlServer,
+    _crl_runtime: tokio::runtime::Runtime,
 }
 
 impl Pki {
@@ -41,35 +45,28 @@ impl Pki {
             CertificateAuthority::generate("SF2C-BC bench CA", Duration::from_secs(86400), now)?;
         let ca_file = dir.join("ca.pem");
         std::fs::write(&ca_file, ca.cert_pem())?;
-        let (cert_pem, key_pem) = issue(
+        let own = issue(
             &ca,
             &uuid::Uuid::new_v4().to_string(),
             CertRole::ClientAndServer,
-        )?;
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        std::fs::write(&cert, cert_pem)?;
-        std::fs::write(&key, key_pem)?;
+        );
+        let (cert, key) = write_files(dir, "validator", &own);
         let db = vpn_pki::open_database(&dir.join("pki.db"))?;
         let crl = Revocations::new(&db).crl_der(&ca, now, Duration::from_secs(3600))?;
         // Its own worker thread, so the CRL is served while the validators run elsewhere.
-        let server = tokio::runtime::Builder::new_multi_thread()
+        let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()?;
-        let listener = server.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-        let crl_url = format!("http://{}/crl", listener.local_addr()?);
-        let app = axum::Router::new().route(
-            "/crl",
-            axum::routing::get(move || std::future::ready(crl.clone())),
-        );
-        server.spawn(async move { axum::serve(listener, app).await });
+        let server = runtime.block_on(CrlServer::start(move || Ok::<_, Infallible>(crl.clone())));
         Ok(Pki {
             ca,
             ca_file,
             cert,
             key,
-            crl_url,
-            _crl_server: server,
+            crl_url: server.url().to_string(),
+            _crl: server,
+            _crl_runtime: runtime,
         })
     }
 
@@ -77,8 +74,8 @@ impl Pki {
     fn client(&self, uuid: Option<&str>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
         let config = match uuid {
             Some(uuid) => {
-                let (cert, key) = issue(&self.ca, uuid, CertRole::Client)?;
-                vpn_pki::client_config(self.ca.cert_pem(), &cert, &key)?
+                let issued = issue(&self.ca, uuid, CertRole::Client);
+                vpn_pki::client_config(self.ca.cert_pem(), &issued.cert_pem, &issued.key_pem)?
             }
             None => {
                 let mut roots = rustls::RootCertStore::empty();
@@ -95,29 +92,9 @@ impl Pki {
     }
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-fn issue(
-    ca: &CertificateAuthority,
-    uuid: &str,
-    role: CertRole,
-) -> anyhow::Result<(String, String)> {
-    let key = rcgen::KeyPair::generate()?;
-    let cert = ca.issue(&LeafRequest {
-        uuid: uuid.into(),
-        role,
-        virtual_ips: vec![],
-        server_names: vec!["127.0.0.1".into()],
-        key: LeafKey::PublicKey(key.public_key_pem()),
-        validity: Duration::from_secs(86400),
-        now: unix_now(),
-    })?;
-    Ok((cert.pem, key.serialize_pem()))
+/// A leaf for `uuid` with no role, as the benchmark has always used.
+fn issue(ca: &CertificateAuthority, uuid: &str, usage: CertRole) -> Issued {
+    issue_as(ca, uuid, usage, None)
 }
 
 /// What one run of the validator measured.
@@ -215,7 +192,7 @@ fn run(
     let mut devices: Vec<TestDevice> = (0..connections)
         .map(|_| TestDevice::new(Algorithm::RS256, NodeType::Gateway))
         .collect();
-    let source = Arc::new(StaticRegistrySource::new(
+    let feed = Arc::new(StaticRegistryFeed::new(
         devices.iter().map(|d| d.record.clone()).collect(),
     ));
     let clients = devices
@@ -266,7 +243,7 @@ fn run(
             .enable_all()
             .build()?;
         rt.block_on(async move {
-            let running = fog_validator::start(&config, source).await?;
+            let running = fog_validator::start(&config, feed).await?;
             addr_tx.send(running.addr)?;
             let _ = stop_rx.await;
             running.shutdown().await;
@@ -429,7 +406,7 @@ fn in_process_rate(n: usize) -> (f64, usize) {
     let start = Instant::now();
     let mut ok = 0;
     for m in &messages {
-        let anonymous = fog_validator::peer::PeerIdentity::Anonymous;
+        let anonymous = fog_validator::caller::CallerIdentity::Anonymous;
         let Ok(u) = fog_validator::checks::decode(m, 64 * 1024, anonymous) else {
             continue;
         };

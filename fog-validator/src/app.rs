@@ -5,6 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fabric_client::LedgerConnectError;
+use runtime::Shutdown;
+use runtime::shutdown::{self, ShutdownTrigger};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -14,12 +17,12 @@ use crate::forwarder::{BatchPolicy, Forwarder};
 use crate::metrics::Metrics;
 use crate::outbound::{self, OutboundError};
 use crate::recent::RecentStore;
+use crate::registry::fabric_feed::FabricRegistryFeed;
+use crate::registry::feed::RegistryFeed;
 use crate::registry::rate_limit::TokenBucket;
-use crate::registry::source::RegistrySource;
 use crate::registry::{Registry, RegistryRules};
 use crate::replay::ReplayGuard;
 use crate::server::{self, TlsError};
-use crate::shutdown::{self, ShutdownTrigger};
 use crate::validator::Validator;
 use crate::warnings::{self, WarningReporter};
 
@@ -53,11 +56,22 @@ pub enum StartError {
     #[error(transparent)]
     Spool(#[from] disk_queue::QueueError),
     #[error(transparent)]
-    Checkpoint(#[from] crate::registry::checkpoint::CheckpointError),
+    Checkpoint(#[from] crate::registry::checkpoint::RegistryCheckpointError),
     #[error(transparent)]
     Outbound(#[from] OutboundError),
     #[error(transparent)]
     KeyFile(#[from] vpn_pki::KeyFileError),
+    #[error(
+        "cannot prepare the ledger connection from {network} (org {org}, identity {identity}): {source}",
+        network = network.display()
+    )]
+    Ledger {
+        network: std::path::PathBuf,
+        org: String,
+        identity: String,
+        #[source]
+        source: LedgerConnectError,
+    },
 }
 
 /// A started validator; call [`RunningValidator::shutdown`] to stop it cleanly.
@@ -81,10 +95,34 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
     Ok((listener, local))
 }
 
-/// Starts a validator reading the registry from `source`.
+/// What `fog-validator serve` does: starts a validator on the ledger `config` names and stops it
+/// cleanly once `shutdown` fires.
+pub async fn run(config: Config, mut shutdown: Shutdown) -> Result<(), StartError> {
+    let running = start_on_ledger(&config).await?;
+    shutdown.wait().await;
+    tracing::info!("shutting down: draining connections, saving state");
+    running.shutdown().await;
+    Ok(())
+}
+
+/// Starts a validator whose registry feed is the ledger named by `network`, `org` and `identity`.
+pub async fn start_on_ledger(config: &Config) -> Result<RunningValidator, StartError> {
+    let ledger = config.ledger_settings()?;
+    let feed = FabricRegistryFeed::from_settings(&ledger).map_err(|source| StartError::Ledger {
+        network: ledger.network.clone(),
+        org: ledger.org.clone(),
+        identity: ledger.identity.clone(),
+        source,
+    })?;
+    tracing::info!(network = %ledger.network.display(), org = %ledger.org, identity = %ledger.identity,
+        "registry read from the Fabric ledger");
+    start(config, Arc::new(feed)).await
+}
+
+/// Starts a validator reading the registry from `feed`.
 pub async fn start(
     config: &Config,
-    source: Arc<dyn RegistrySource>,
+    feed: Arc<dyn RegistryFeed>,
 ) -> Result<RunningValidator, StartError> {
     config.validate()?;
     let dir = config.data_dir.clone();
@@ -116,7 +154,7 @@ pub async fn start(
 
     let metrics = Arc::new(Metrics::default());
     let registry = Arc::new(Registry::open(
-        source.clone(),
+        feed.clone(),
         dir.clone(),
         RegistryRules {
             miss_bucket: TokenBucket::new(
@@ -137,7 +175,7 @@ pub async fn start(
 
     if registry.cache.last_block().is_none() {
         let wait = Duration::from_millis(config.registry.startup_timeout_ms);
-        match tokio::time::timeout(wait, source.snapshot()).await {
+        match tokio::time::timeout(wait, feed.snapshot()).await {
             Ok(Ok((records, block))) => {
                 tracing::info!(block, devices = records.len(), "registry snapshot loaded");
                 registry.cache.load_snapshot(records, block);

@@ -6,7 +6,7 @@
 use device_record::NodeType;
 use signed_message::{MessageError, Unverified, decode_unverified};
 
-use crate::peer::PeerIdentity;
+use crate::caller::CallerIdentity;
 use crate::refusal::{Refusal, code};
 use crate::registry::cache::CachedDevice;
 
@@ -21,7 +21,7 @@ pub use signed_message::Claims;
 pub fn decode(
     message: &str,
     max_len: usize,
-    identity: PeerIdentity,
+    identity: CallerIdentity,
 ) -> Result<Unverified<'_>, Refusal> {
     if message.len() > max_len {
         return Err(Refusal::new(
@@ -34,12 +34,12 @@ pub fn decode(
     }
     match decode_unverified(message) {
         Ok(unverified) => {
-            match_peer(&unverified.claims().device, identity)?;
+            match_caller(&unverified.claims().device, identity)?;
             Ok(unverified)
         }
         Err(e) => {
             if let MessageError::KidMismatch { device, .. } = &e {
-                match_peer(device, identity)?;
+                match_caller(device, identity)?;
             }
             Err(refusal_for(e))
         }
@@ -48,11 +48,11 @@ pub fn decode(
 
 /// Checks that the sender's client certificate names `claimed`, so a gateway can only send for
 /// itself. Senders without a certificate (`client_auth = false`) are not checked.
-pub fn match_peer(claimed: &str, identity: PeerIdentity) -> Result<(), Refusal> {
+pub fn match_caller(claimed: &str, identity: CallerIdentity) -> Result<(), Refusal> {
     let holder = match identity {
-        PeerIdentity::Anonymous => return Ok(()),
-        PeerIdentity::Device { uuid, .. } => uuid,
-        PeerIdentity::Unnamed => {
+        CallerIdentity::Anonymous => return Ok(()),
+        CallerIdentity::Device { uuid, .. } => uuid,
+        CallerIdentity::Unnamed => {
             return Err(Refusal::new(
                 code::CERT_MISMATCH,
                 format!(
@@ -151,7 +151,7 @@ mod tests {
 
     fn check(message: &str, device: Option<&CachedDevice>) -> Result<Claims, Refusal> {
         authorize(
-            &decode(message, 64 * 1024, PeerIdentity::Anonymous)?,
+            &decode(message, 64 * 1024, CallerIdentity::Anonymous)?,
             device,
         )
     }
@@ -224,8 +224,8 @@ mod tests {
         )
     }
 
-    fn holder(uuid: &str) -> PeerIdentity {
-        PeerIdentity::Device {
+    fn holder(uuid: &str) -> CallerIdentity {
+        CallerIdentity::Device {
             uuid: uuid.parse().unwrap(),
             role: Some(vpn_pki::Role::Gateway),
         }
@@ -236,7 +236,7 @@ mod tests {
         let mut dev = TestDevice::new(Algorithm::EdDSA, NodeType::Gateway);
         let msg = dev.next_message(NOW);
         assert!(decode(&msg, 64 * 1024, holder(&dev.uuid)).is_ok());
-        assert!(decode(&msg, 64 * 1024, PeerIdentity::Anonymous).is_ok());
+        assert!(decode(&msg, 64 * 1024, CallerIdentity::Anonymous).is_ok());
 
         let other = uuid::Uuid::new_v4().to_string();
         let err = decode(&msg, 64 * 1024, holder(&other)).unwrap_err();
@@ -246,7 +246,7 @@ mod tests {
             "{}",
             err.reason
         );
-        let err = decode(&msg, 64 * 1024, PeerIdentity::Unnamed).unwrap_err();
+        let err = decode(&msg, 64 * 1024, CallerIdentity::Unnamed).unwrap_err();
         assert_eq!(err.code, code::CERT_MISMATCH);
     }
 
@@ -282,14 +282,16 @@ mod tests {
         let mut dev = TestDevice::new(Algorithm::EdDSA, NodeType::Gateway);
         let msg = dev.next_message(NOW);
         assert_eq!(
-            decode(&msg, msg.len() - 1, PeerIdentity::Anonymous)
+            decode(&msg, msg.len() - 1, CallerIdentity::Anonymous)
                 .unwrap_err()
                 .code,
             code::OVERSIZED
         );
         for bad in ["", "abc", "a.b", "a.b.c.d", "!!!.???.###"] {
             assert_eq!(
-                decode(bad, 1024, PeerIdentity::Anonymous).unwrap_err().code,
+                decode(bad, 1024, CallerIdentity::Anonymous)
+                    .unwrap_err()
+                    .code,
                 code::MALFORMED,
                 "{bad:?}"
             );

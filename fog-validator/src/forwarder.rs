@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use cloud_sink::{SinkClient, SinkError, TelemetryRecord};
 use disk_queue::{DiskQueue, QueueError};
+use sink_api::{SinkClient, SinkError, TelemetryRecord};
 use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
-use crate::shutdown::Shutdown;
+use runtime::Shutdown;
 
 /// The spool could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -1,14 +1,16 @@
-//! `fog-validator` command line: loads the configuration, starts the validator and stops it on a signal.
+//! `fog-validator` command line: parses the flags, layers them over the file and the environment,
+//! and runs the validator (`fog_validator::run`) until SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use fog_validator::{Config, FabricRegistrySource};
-use service_log::LogFormat;
+use fog_validator::Config;
+use runtime::config::{self, flag, flag_some};
+use runtime::{LogArgs, LogFormat, Logging};
 
 #[derive(Parser)]
 #[command(
@@ -16,9 +18,8 @@ use service_log::LogFormat;
     about = "Fog validator of SF2C-BC: verifies signed telemetry against the device registry"
 )]
 struct Cli {
-    /// Log format on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
-    log_format: LogFormat,
+    #[command(flatten)]
+    log: LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -61,7 +62,7 @@ struct ServeArgs {
     /// PEM certificate of the VPN Centre's CA; gateways must present a certificate it issued.
     #[arg(long)]
     client_ca: Option<PathBuf>,
-    /// The VPN Centre's CRL URL, fetched before serving and refreshed every crl_refresh_ms (500 ms by default).
+    /// The VPN Centre's CRL URL, fetched before serving and refreshed every crl_refresh_ms (250 ms by default).
     #[arg(long)]
     crl_url: Option<String>,
     /// network.json of the Fabric network holding the device registry.
@@ -83,95 +84,39 @@ struct ServeArgs {
     crl_max_age: Option<Duration>,
 }
 
-fn main() -> anyhow::Result<()> {
+impl ServeArgs {
+    /// The flags' layer: each flag given replaces what the file and the environment set.
+    fn apply(self, config: &mut Config) {
+        flag(&mut config.listen, self.listen);
+        flag_some(&mut config.ops_listen, self.ops_listen);
+        flag(&mut config.id, self.id);
+        flag(&mut config.sink_url, self.sink_url);
+        flag_some(&mut config.vpn_url, self.vpn_url);
+        flag(&mut config.data_dir, self.data_dir);
+        flag_some(&mut config.tls_cert, self.tls_cert);
+        flag_some(&mut config.tls_key, self.tls_key);
+        flag_some(&mut config.client_ca, self.client_ca);
+        flag_some(&mut config.crl_url, self.crl_url);
+        flag_some(&mut config.network, self.network);
+        flag_some(&mut config.org, self.org);
+        flag(&mut config.identity, self.identity);
+        flag(
+            &mut config.registry.max_staleness,
+            self.registry_max_staleness,
+        );
+        flag(&mut config.tls.crl_max_age, self.crl_max_age);
+    }
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    service_log::init(cli.log_format);
-    let Command::Serve(args) = cli.command;
-    let config = configure(args)?;
-    tokio::runtime::Runtime::new()
-        .context("cannot start the async runtime")?
-        .block_on(serve(config))
-}
-
-fn configure(args: ServeArgs) -> anyhow::Result<Config> {
-    let mut config = Config::load(args.config.as_deref())?;
-    if let Some(v) = args.listen {
-        config.listen = v;
-    }
-    if let Some(v) = args.ops_listen {
-        config.ops_listen = Some(v);
-    }
-    if let Some(v) = args.id {
-        config.id = v;
-    }
-    if let Some(v) = args.sink_url {
-        config.sink_url = v;
-    }
-    if let Some(v) = args.vpn_url {
-        config.vpn_url = Some(v);
-    }
-    if let Some(v) = args.data_dir {
-        config.data_dir = v;
-    }
-    if let Some(v) = args.tls_cert {
-        config.tls_cert = Some(v);
-    }
-    if let Some(v) = args.tls_key {
-        config.tls_key = Some(v);
-    }
-    if let Some(v) = args.client_ca {
-        config.client_ca = Some(v);
-    }
-    if let Some(v) = args.crl_url {
-        config.crl_url = Some(v);
-    }
-    if let Some(v) = args.network {
-        config.network = Some(v);
-    }
-    if let Some(v) = args.org {
-        config.org = Some(v);
-    }
-    if let Some(v) = args.identity {
-        config.identity = v;
-    }
-    if let Some(v) = args.registry_max_staleness {
-        config.registry.max_staleness = v;
-    }
-    if let Some(v) = args.crl_max_age {
-        config.tls.crl_max_age = v;
-    }
-    config.validate()?;
-    Ok(config)
-}
-
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let ledger = config.ledger_settings()?;
-    let source = FabricRegistrySource::from_settings(&ledger).with_context(|| {
-        format!(
-            "cannot prepare the ledger connection from {} (org {}, identity {})",
-            ledger.network.display(),
-            ledger.org,
-            ledger.identity
-        )
-    })?;
-    tracing::info!(network = %ledger.network.display(), org = %ledger.org, identity = %ledger.identity,
-        "registry read from the Fabric ledger");
-    let source = Arc::new(source);
-    let running = fog_validator::start(&config, source)
-        .await
-        .context("fog validator did not start")?;
-    wait_for_signal().await?;
-    tracing::info!("shutting down: draining connections, saving state");
-    running.shutdown().await;
-    Ok(())
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("cannot listen for SIGINT")?,
-        _ = term.recv() => {}
-    }
-    Ok(())
+    let logging = Logging::from(cli.log.format_or(LogFormat::Human));
+    let Command::Serve(mut args) = cli.command;
+    runtime::serve(Some(logging), |shutdown| async move {
+        let file = args.config.take();
+        let config = config::load(file.as_deref(), config::process_env, |c| args.apply(c))?;
+        fog_validator::run(config, shutdown)
+            .await
+            .context("fog validator did not start")
+    })
 }

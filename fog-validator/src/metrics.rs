@@ -186,7 +186,7 @@ impl Metrics {
         counter(
             &mut out,
             "fog_validator_registry_lookups_total",
-            "Cache misses asked of the registry source.",
+            "Cache misses asked of the registry feed.",
             self.lookups.load(Relaxed),
         );
         counter(

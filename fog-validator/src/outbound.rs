@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use cloud_sink::SinkClient;
-use vpn_centre::{TlsIdentity, WarningClient};
+use sink_api::SinkClient;
+use warnings_api::{TlsIdentity, WarningClient};
 
 use crate::config::Config;
 
@@ -35,9 +35,9 @@ pub enum OutboundError {
     #[error(transparent)]
     KeyFile(#[from] vpn_pki::KeyFileError),
     #[error("cloud sink client: {0}")]
-    Sink(#[source] Box<cloud_sink::SinkError>),
+    Sink(#[source] Box<sink_api::SinkError>),
     #[error("VPN Centre client: {0}")]
-    Vpn(#[source] Box<vpn_centre::ClientError>),
+    Vpn(#[source] Box<warnings_api::ClientError>),
 }
 
 fn is_https(url: &str) -> bool {

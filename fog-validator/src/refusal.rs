@@ -59,7 +59,7 @@ pub mod code {
 }
 
 /// A refused request: the stable code and a reason for the client and the warning. It names no
-/// offender: a warning always blames the sender's certificate ([`crate::peer::Peer::device`]),
+/// offender: a warning always blames the sender's certificate ([`crate::caller::Caller::device`]),
 /// never a device named inside a message that did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::peer::Peer;
+use crate::caller::Caller;
 use crate::refusal::{Refusal, code};
 use crate::validator::Validator;
 
@@ -36,14 +36,14 @@ enum Call {
 pub async fn handle(
     validator: &Validator,
     body: &[u8],
-    peer: &Peer,
+    caller: &Caller,
     started: Instant,
 ) -> Option<Value> {
     let parsed: Value = match serde_json::from_slice(body) {
         Ok(value) => value,
         Err(e) => {
             let refusal = Refusal::new(code::PARSE_ERROR, format!("request body is not JSON: {e}"));
-            validator.refuse(&refusal, peer);
+            validator.refuse(&refusal, caller);
             return Some(error_response(Value::Null, &refusal));
         }
     };
@@ -67,18 +67,18 @@ pub async fn handle(
                 None
             };
             if let Some(refusal) = refusal {
-                validator.refuse(&refusal, peer);
+                validator.refuse(&refusal, caller);
                 return Some(error_response(Value::Null, &refusal));
             }
             let calls = entries.into_iter().map(parse_call).collect();
-            let answers: Vec<Value> = run(validator, calls, peer, started)
+            let answers: Vec<Value> = run(validator, calls, caller, started)
                 .await
                 .into_iter()
                 .flatten()
                 .collect();
             (!answers.is_empty()).then_some(Value::Array(answers))
         }
-        single => run(validator, vec![parse_call(single)], peer, started)
+        single => run(validator, vec![parse_call(single)], caller, started)
             .await
             .into_iter()
             .next()
@@ -90,7 +90,7 @@ pub async fn handle(
 async fn run(
     validator: &Validator,
     calls: Vec<Call>,
-    peer: &Peer,
+    caller: &Caller,
     started: Instant,
 ) -> Vec<Option<Value>> {
     let messages: Vec<String> = calls
@@ -100,7 +100,7 @@ async fn run(
             _ => None,
         })
         .collect();
-    let mut outcomes = validator.submit(&messages, peer).await.into_iter();
+    let mut outcomes = validator.submit(&messages, caller).await.into_iter();
     let elapsed = started.elapsed();
     for _ in &messages {
         validator.metrics.observe_latency(elapsed);
@@ -120,7 +120,7 @@ async fn run(
                 })
             }
             Call::Recent { id, device, limit } => {
-                if !peer.identity.may_read(&device) {
+                if !caller.identity.may_read(&device) {
                     let refusal = Refusal::new(
                         code::CERT_MISMATCH,
                         format!(
@@ -128,7 +128,7 @@ async fn run(
                              read the readings of {device}; a gateway may only read its own"
                         ),
                     );
-                    validator.refuse(&refusal, peer);
+                    validator.refuse(&refusal, caller);
                     return Some(error_response(id?, &refusal));
                 }
                 let entries = validator
@@ -140,7 +140,7 @@ async fn run(
                 ))
             }
             Call::Invalid { id, refusal } => {
-                validator.refuse(&refusal, peer);
+                validator.refuse(&refusal, caller);
                 Some(error_response(id?, &refusal))
             }
         })

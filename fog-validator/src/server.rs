@@ -27,12 +27,12 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use vpn_pki::CrlClientVerifier;
 
+use crate::caller::{Caller, CallerIdentity};
 use crate::metrics::Metrics;
-use crate::peer::{Peer, PeerIdentity};
 use crate::refusal::{Refusal, code};
 use crate::rpc;
-use crate::shutdown::Shutdown;
 use crate::validator::Validator;
+use runtime::Shutdown;
 
 /// Limits that protect the listener from large, many or slow clients.
 #[derive(Debug, Clone, Copy)]
@@ -130,7 +130,7 @@ pub fn ops_router(validator: Arc<Validator>, limits: ServerLimits) -> Router {
 
 async fn rpc_handler(
     State(app): State<AppState>,
-    axum::Extension(peer): axum::Extension<Peer>,
+    axum::Extension(caller): axum::Extension<Caller>,
     body: Body,
 ) -> Response {
     let started = Instant::now();
@@ -141,7 +141,7 @@ async fn rpc_handler(
     )
     .await;
     let refused = |status: StatusCode, refusal: Refusal| {
-        app.validator.refuse(&refusal, &peer);
+        app.validator.refuse(&refusal, &caller);
         (
             status,
             json(rpc::error_response(serde_json::Value::Null, &refusal)),
@@ -184,7 +184,7 @@ async fn rpc_handler(
             );
         }
     };
-    match rpc::handle(&app.validator, &bytes, &peer, started).await {
+    match rpc::handle(&app.validator, &bytes, &caller, started).await {
         Some(answer) => (StatusCode::OK, json(answer)).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     }
@@ -216,7 +216,7 @@ async fn metrics(State(app): State<AppState>) -> Response {
 }
 
 /// Serves `router` on `listener` (over TLS when `tls` is given) until shutdown, then gives in-flight
-/// connections `drain_timeout` to finish. Every request carries a [`Peer`]: the client's address and
+/// connections `drain_timeout` to finish. Every request carries a [`Caller`]: the client's address and
 /// the device its verified client certificate names. With `revocations` (the listener's
 /// client-certificate verifier), a connection is closed as soon as a CRL listing its certificate is
 /// installed, not only refused at the next handshake.
@@ -259,13 +259,13 @@ pub async fn serve(
         let revocations = revocations.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let service = move |identity: PeerIdentity| {
-                let peer = Peer {
+            let service = move |identity: CallerIdentity| {
+                let caller = Caller {
                     addr: remote,
                     identity,
                 };
                 hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                    req.extensions_mut().insert(peer.clone());
+                    req.extensions_mut().insert(caller.clone());
                     router.clone().oneshot(req)
                 })
             };
@@ -292,7 +292,7 @@ pub async fn serve(
                             }
                         };
                     let chain = stream.get_ref().1.peer_certificates();
-                    let identity = PeerIdentity::from_chain(chain);
+                    let identity = CallerIdentity::from_chain(chain);
                     // Subscribed right after the handshake: a CRL installed since is seen too.
                     let revoked = match (&revocations, chain.and_then(|c| c.first())) {
                         (Some(v), Some(cert)) => Some(v.until_revoked(cert.as_ref())),
@@ -314,12 +314,10 @@ pub async fn serve(
                 }
                 None => {
                     watcher
-                        .watch(
-                            http.serve_connection(
-                                TokioIo::new(tcp),
-                                service(PeerIdentity::Anonymous),
-                            ),
-                        )
+                        .watch(http.serve_connection(
+                            TokioIo::new(tcp),
+                            service(CallerIdentity::Anonymous),
+                        ))
                         .await
                 }
             };

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cloud_sink::TelemetryRecord;
-use vpn_centre::NewWarning;
+use sink_api::TelemetryRecord;
 use vpn_pki::CrlClientVerifier;
+use warnings_api::NewWarning;
 
+use crate::caller::{Caller, CallerIdentity};
 use crate::checks;
 use crate::forwarder::Forwarder;
 use crate::metrics::{Gauges, Metrics};
-use crate::peer::{Peer, PeerIdentity};
 use crate::recent::{RecentEntry, RecentStore};
 use crate::refusal::{Refusal, code};
 use crate::registry::Registry;
@@ -73,7 +73,11 @@ struct Pending {
 impl Validator {
     /// Decides every message of one request, in order, and spools the accepted ones in one write
     /// before returning: an `Ok` here means the message will reach the cloud.
-    pub async fn submit(&self, messages: &[String], peer: &Peer) -> Vec<Result<Accepted, Refusal>> {
+    pub async fn submit(
+        &self,
+        messages: &[String],
+        caller: &Caller,
+    ) -> Vec<Result<Accepted, Refusal>> {
         let now = now_ms();
         let staleness = self.registry.freshness.check(now);
         if staleness.stale {
@@ -82,7 +86,7 @@ impl Validator {
         let mut outcomes: Vec<Result<Accepted, Refusal>> = Vec::with_capacity(messages.len());
         let mut pending = Vec::new();
         for (index, message) in messages.iter().enumerate() {
-            match self.decide(message, now, peer.identity).await {
+            match self.decide(message, now, caller.identity).await {
                 Ok((accepted, previous, record)) => {
                     outcomes.push(Ok(accepted.clone()));
                     pending.push(Pending {
@@ -93,7 +97,7 @@ impl Validator {
                     });
                 }
                 Err(refusal) => {
-                    self.refuse(&refusal, peer);
+                    self.refuse(&refusal, caller);
                     outcomes.push(Err(refusal));
                 }
             }
@@ -184,7 +188,7 @@ impl Validator {
         &self,
         message: &str,
         now: u64,
-        identity: PeerIdentity,
+        identity: CallerIdentity,
     ) -> Result<(Accepted, Option<u64>, TelemetryRecord), Refusal> {
         let unverified = checks::decode(message, self.limits.max_message_bytes, identity)?;
         let device = self.registry.lookup(&unverified.claims().device).await;
@@ -215,15 +219,15 @@ impl Validator {
     /// Counts a refusal caused by the client and reports it to the VPN Centre. The offender is
     /// the sender: its address and the device its client certificate names. A device named inside
     /// the refused message is never blamed, since nothing proves that device sent it.
-    pub fn refuse(&self, refusal: &Refusal, peer: &Peer) {
+    pub fn refuse(&self, refusal: &Refusal, caller: &Caller) {
         self.metrics.refused(refusal.code);
         self.warnings.report(NewWarning {
             submitter: self.id.clone(),
-            offender_address: peer.addr.to_string(),
-            offender_device: peer.device().map(|d| d.hyphenated().to_string()),
+            offender_address: caller.addr.to_string(),
+            offender_device: caller.device().map(|d| d.hyphenated().to_string()),
             time_ms: now_ms(),
             code: refusal.code,
-            reason: truncate(&refusal.reason, vpn_centre::warning::MAX_REASON_LEN),
+            reason: truncate(&refusal.reason, warnings_api::MAX_REASON_LEN),
             stale: refusal.stale,
         });
     }

@@ -6,10 +6,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use vpn_centre::{NewWarning, WarningClient};
+use warnings_api::{NewWarning, WarningClient};
 
 use crate::metrics::Metrics;
-use crate::shutdown::Shutdown;
+use runtime::Shutdown;
 
 /// Most warnings sent in one request.
 const MAX_BATCH: usize = 100;

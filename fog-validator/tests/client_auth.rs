@@ -11,7 +11,7 @@ use fog_validator::validator::now_ms;
 use fog_validator::{StartError, code};
 use signed_message::Algorithm;
 use support::*;
-use test_doubles::StaticRegistrySource;
+use test_doubles::StaticRegistryFeed;
 use test_doubles::TestDevice;
 use vpn_pki::{CertRole, CertificateAuthority};
 
@@ -22,7 +22,7 @@ struct World {
     vpn: Vpn,
     a: TestDevice,
     b: TestDevice,
-    source: Arc<StaticRegistrySource>,
+    feed: Arc<StaticRegistryFeed>,
 }
 
 /// A PKI, a sink, a VPN Centre and two registered gateways, `a` and `b`.
@@ -33,7 +33,7 @@ async fn world() -> World {
     let vpn = Vpn::start(&dir.path().join("warnings.db")).await;
     let a = TestDevice::new(Algorithm::ES256, NodeType::Gateway);
     let b = TestDevice::new(Algorithm::EdDSA, NodeType::Gateway);
-    let source = Arc::new(StaticRegistrySource::new(vec![
+    let feed = Arc::new(StaticRegistryFeed::new(vec![
         a.record.clone(),
         b.record.clone(),
     ]));
@@ -44,7 +44,7 @@ async fn world() -> World {
         vpn,
         a,
         b,
-        source,
+        feed,
     }
 }
 
@@ -72,7 +72,7 @@ async fn the_edge_gateway_with_its_certificate_is_accepted() {
     let data = w.dir.path().join("validator");
     let running = start(
         &config(&w.pki, &data, w.sink.url(), Some(w.vpn.url())),
-        w.source.clone(),
+        w.feed.clone(),
     )
     .await;
     // The gateway's files as enrolment leaves them: signing key, client certificate and key, CA.
@@ -132,7 +132,7 @@ async fn no_certificate_or_one_from_another_ca_is_refused_at_the_handshake() {
     let data = w.dir.path().join("validator");
     let running = start(
         &config(&w.pki, &data, w.sink.url(), Some(w.vpn.url())),
-        w.source.clone(),
+        w.feed.clone(),
     )
     .await;
     let body = rpc(&w.a.next_message(now_ms()));
@@ -171,7 +171,7 @@ async fn a_revoked_gateway_is_refused_new_connections_while_others_still_work() 
     let data = w.dir.path().join("validator");
     let running = start(
         &config(&w.pki, &data, w.sink.url(), Some(w.vpn.url())),
-        w.source.clone(),
+        w.feed.clone(),
     )
     .await;
     let (client_a, client_b) = (w.pki.client(&w.a.uuid), w.pki.client(&w.b.uuid));
@@ -214,7 +214,7 @@ async fn a_certificate_for_another_device_is_refused_with_its_code_and_a_warning
     let data = w.dir.path().join("validator");
     let running = start(
         &config(&w.pki, &data, w.sink.url(), Some(w.vpn.url())),
-        w.source.clone(),
+        w.feed.clone(),
     )
     .await;
     let client_a = w.pki.client(&w.a.uuid);
@@ -263,7 +263,7 @@ async fn without_a_first_crl_the_validator_does_not_start() {
         "http://127.0.0.1:{}/v1/pki/crl",
         test_support::free_port()
     ));
-    let err = match fog_validator::start(&cfg, w.source.clone()).await {
+    let err = match fog_validator::start(&cfg, w.feed.clone()).await {
         Err(e) => e,
         Ok(_) => panic!("started without a CRL"),
     };
@@ -271,7 +271,7 @@ async fn without_a_first_crl_the_validator_does_not_start() {
     assert!(err.to_string().contains("no CRL before serving"), "{err}");
 
     cfg.crl_url = None;
-    let err = match fog_validator::start(&cfg, w.source.clone()).await {
+    let err = match fog_validator::start(&cfg, w.feed.clone()).await {
         Err(e) => e,
         Ok(_) => panic!("started without a CRL URL"),
     };
@@ -286,7 +286,7 @@ async fn client_auth_false_admits_clients_without_certificates() {
     cfg.client_auth = false;
     cfg.client_ca = None;
     cfg.crl_url = None;
-    let running = start(&cfg, w.source.clone()).await;
+    let running = start(&cfg, w.feed.clone()).await;
     let answer = submit(
         &w.pki.anonymous_client(),
         running.addr,

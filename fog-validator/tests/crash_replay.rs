@@ -80,13 +80,13 @@ async fn messages_answered_accepted_stay_used_after_a_sigkill() {
     }
 
     // The spooled records reach the sink once each; the restarted validators accepted nothing new.
-    let query = cloud_sink::TelemetryQuery {
+    let query = sink_api::TelemetryQuery {
         device: gateway.uuid.clone(),
         from_ms: None,
         to_ms: None,
         limit: None,
     };
-    let sink_client = cloud_sink::SinkClient::new(&sink.url()).unwrap();
+    let sink_client = sink_api::SinkClient::new(&sink.url()).unwrap();
     let stored = until(
         Duration::from_secs(20),
         Duration::from_millis(100),

@@ -16,7 +16,7 @@ use fog_validator::validator::now_ms;
 use signed_message::Algorithm;
 use support::ops::{KeepAlive, healthz, healthz_until, new_connection_admitted};
 use support::*;
-use test_doubles::{StaticRegistrySource, TestDevice};
+use test_doubles::{StaticRegistryFeed, TestDevice};
 
 const MAX_AGE: Duration = Duration::from_secs(2);
 const REFRESH: Duration = Duration::from_millis(200);
@@ -72,12 +72,12 @@ async fn a_crl_no_fetch_confirms_turns_stale_after_its_max_age_and_closes_the_do
     let pki = Pki::start(dir.path()).await;
     let sink = Sink::start(&dir.path().join("fwd.db"), 0).await;
     let gateway = TestDevice::new(Algorithm::ES256, NodeType::Gateway);
-    let source = Arc::new(StaticRegistrySource::new(vec![gateway.record.clone()]));
+    let feed = Arc::new(StaticRegistryFeed::new(vec![gateway.record.clone()]));
     let mut cfg = config(&pki, &dir.path().join("v"), sink.url(), None);
     cfg.crl_refresh_secs = 0;
     cfg.crl_refresh_ms = REFRESH.as_millis() as u64;
     cfg.tls.crl_max_age = MAX_AGE;
-    let validator = start(&cfg, source).await;
+    let validator = start(&cfg, feed).await;
     let ops = validator.ops_addr.unwrap();
     let gw = pki.client(&gateway.uuid);
     let (sink_addr, _sink_task) = tls_sink(&pki, dir.path()).await;

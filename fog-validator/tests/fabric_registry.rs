@@ -1,4 +1,4 @@
-//! The validator reading the registry through `FabricRegistrySource` from the live Fabric network.
+//! The validator reading the registry through `FabricRegistryFeed` from the live Fabric network.
 //!
 //! Registry writes go through the device-registry chaincode as the Org1 admin; the validator reads
 //! as the Org2 client, so every change crosses both peers. The ledger is shared and never reset:
@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use device_record::{DeviceRequest, NodeType, RegistryEvent};
 use fabric_client::Contract;
-use fog_validator::registry::source::{EventStream, RegistrySource};
+use fog_validator::registry::feed::{EventStream, RegistryFeed};
 use fog_validator::validator::now_ms;
-use fog_validator::{FabricRegistrySource, RunningValidator, code};
+use fog_validator::{FabricRegistryFeed, RunningValidator, code};
 use signed_message::Algorithm;
 use support::*;
 use test_doubles::TestDevice;
@@ -46,9 +46,9 @@ async fn ban(admin: &Contract, device: &TestDevice) -> u64 {
         .block
 }
 
-/// The validator's source: the live network.json, Org2, the read-only client identity.
-fn source(net: &LiveNetwork) -> Arc<FabricRegistrySource> {
-    Arc::new(FabricRegistrySource::from_settings(&net.settings("Org2", "client")).unwrap())
+/// The validator's feed: the live network.json, Org2, the read-only client identity.
+fn feed(net: &LiveNetwork) -> Arc<FabricRegistryFeed> {
+    Arc::new(FabricRegistryFeed::from_settings(&net.settings("Org2", "client")).unwrap())
 }
 
 /// The first event of `uuid` on `stream` (other writers' events are skipped), with its block.
@@ -93,7 +93,7 @@ impl World {
     async fn validator(&self, data: &Path) -> RunningValidator {
         start(
             &config(&self.pki, data, self.sink.url(), None),
-            source(&self.net),
+            feed(&self.net),
         )
         .await
     }
@@ -241,8 +241,8 @@ async fn the_source_lists_looks_up_and_streams_what_comes_after_its_snapshot() {
     for d in &devices {
         register(&w.admin, d).await;
     }
-    let source = source(&w.net);
-    let (records, block) = source.snapshot().await.unwrap();
+    let feed = feed(&w.net);
+    let (records, block) = feed.snapshot().await.unwrap();
     for d in &devices {
         let listed = records.iter().find(|r| r.uuid == d.uuid);
         let listed = listed.unwrap_or_else(|| panic!("{} not in the snapshot", d.uuid));
@@ -252,14 +252,14 @@ async fn the_source_lists_looks_up_and_streams_what_comes_after_its_snapshot() {
     // Committed after the snapshot, before the follower asks for events: still delivered.
     let late = TestDevice::new(Algorithm::EdDSA, NodeType::Gateway);
     let late_block = register(&w.admin, &late).await;
-    let mut events = source.events_from(block).await.unwrap();
+    let mut events = feed.events_from(block).await.unwrap();
     let (got_block, event) = next_of(&mut events, &late.uuid).await;
     assert_eq!(got_block, late_block);
     assert_eq!(event.version, 1);
     assert_eq!(event.record.unwrap().public_key, late.record.public_key);
 
     // Resuming from a block replays that block and everything after it, nothing before.
-    let mut resumed = source.events_from(late_block).await.unwrap();
+    let mut resumed = feed.events_from(late_block).await.unwrap();
     let (first_block, first) = tokio::time::timeout(PROPAGATION, resumed.recv())
         .await
         .unwrap()
@@ -270,8 +270,8 @@ async fn the_source_lists_looks_up_and_streams_what_comes_after_its_snapshot() {
         assert_eq!(next_of(&mut resumed, &late.uuid).await.0, late_block);
     }
 
-    let found = source.get_device(&devices[1].uuid).await.unwrap().unwrap();
+    let found = feed.get_device(&devices[1].uuid).await.unwrap().unwrap();
     assert_eq!(found.public_key, devices[1].record.public_key);
     let unknown = uuid::Uuid::new_v4().to_string();
-    assert_eq!(source.get_device(&unknown).await.unwrap(), None);
+    assert_eq!(feed.get_device(&unknown).await.unwrap(), None);
 }

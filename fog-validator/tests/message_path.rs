@@ -1,6 +1,6 @@
 //! End-to-end checks of the validator over mutual TLS (gateway certificates from an in-test CA, CRL
 //! served over HTTP) with a real cloud sink and a real VPN Centre (both on SQLite, in-process) and the
-//! in-process test double of the registry source.
+//! in-process test double of the registry feed.
 
 mod support;
 
@@ -12,7 +12,7 @@ use fog_validator::code;
 use fog_validator::validator::now_ms;
 use signed_message::Algorithm;
 use support::*;
-use test_doubles::StaticRegistrySource;
+use test_doubles::StaticRegistryFeed;
 
 use test_doubles::test_device::{TestDevice, tamper_payload};
 
@@ -23,7 +23,7 @@ struct World {
     client: Client,
     sink: Sink,
     vpn: Vpn,
-    source: Arc<StaticRegistrySource>,
+    feed: Arc<StaticRegistryFeed>,
     gateway: TestDevice,
 }
 
@@ -33,7 +33,7 @@ async fn world() -> World {
     let sink = Sink::start(&dir.path().join("sink.db"), 0).await;
     let vpn = Vpn::start(&dir.path().join("warnings.db")).await;
     let gateway = TestDevice::new(Algorithm::RS256, NodeType::Gateway);
-    let source = Arc::new(StaticRegistrySource::new(vec![gateway.record.clone()]));
+    let feed = Arc::new(StaticRegistryFeed::new(vec![gateway.record.clone()]));
     let client = pki.client(&gateway.uuid);
     World {
         _dir: dir,
@@ -41,7 +41,7 @@ async fn world() -> World {
         client,
         sink,
         vpn,
-        source,
+        feed,
         gateway,
     }
 }
@@ -52,7 +52,7 @@ async fn a_valid_message_is_accepted_and_stored_exactly_once() {
     let data = w._dir.path().join("validator");
     let running = start(
         &config(&w.pki, &data, w.sink.url(), Some(w.vpn.url())),
-        w.source.clone(),
+        w.feed.clone(),
     )
     .await;
     let message = w.gateway.next_message(now_ms());
@@ -62,8 +62,8 @@ async fn a_valid_message_is_accepted_and_stored_exactly_once() {
     assert_eq!(answer["result"]["device"], w.gateway.uuid.as_str());
     assert_eq!(answer["result"]["seq"], 1);
 
-    let client = cloud_sink::SinkClient::new(&w.sink.url()).unwrap();
-    let query = cloud_sink::TelemetryQuery {
+    let client = sink_api::SinkClient::new(&w.sink.url()).unwrap();
+    let query = sink_api::TelemetryQuery {
         device: w.gateway.uuid.clone(),
         from_ms: None,
         to_ms: None,
@@ -111,7 +111,7 @@ async fn every_attack_is_refused_with_its_code_and_leaves_a_warning() {
     banned.record.ban_reason = Some("tampered enclosure".into());
     let mut validator_node = TestDevice::new(Algorithm::ES256, NodeType::Validator);
     let mut unknown = TestDevice::new(Algorithm::EdDSA, NodeType::Gateway);
-    let source = Arc::new(StaticRegistrySource::new(vec![
+    let feed = Arc::new(StaticRegistryFeed::new(vec![
         w.gateway.record.clone(),
         banned.record.clone(),
         validator_node.record.clone(),
@@ -119,7 +119,7 @@ async fn every_attack_is_refused_with_its_code_and_leaves_a_warning() {
     let data = w._dir.path().join("validator");
     let running = start(
         &config(&w.pki, &data, w.sink.url(), Some(w.vpn.url())),
-        source,
+        feed,
     )
     .await;
     let addr = running.addr;
@@ -274,7 +274,7 @@ async fn every_attack_is_refused_with_its_code_and_leaves_a_warning() {
 async fn batches_answer_each_entry_and_are_bounded() {
     let mut w = world().await;
     let data = w._dir.path().join("validator");
-    let running = start(&config(&w.pki, &data, w.sink.url(), None), w.source.clone()).await;
+    let running = start(&config(&w.pki, &data, w.sink.url(), None), w.feed.clone()).await;
     let now = now_ms();
     let mut messages: Vec<String> = (0..5).map(|_| w.gateway.next_message(now)).collect();
     messages.insert(2, messages[1].clone()); // a replay inside the batch
@@ -305,7 +305,7 @@ async fn a_ban_event_refuses_the_next_message_and_survives_restart_without_the_l
     let mut w = world().await;
     let data = w._dir.path().join("validator");
     let cfg = config(&w.pki, &data, w.sink.url(), Some(w.vpn.url()));
-    let running = start(&cfg, w.source.clone()).await;
+    let running = start(&cfg, w.feed.clone()).await;
     let first = w.gateway.next_message(now_ms());
     assert_eq!(
         submit(&w.client, running.addr, &first).await["result"]["accepted"],
@@ -316,7 +316,7 @@ async fn a_ban_event_refuses_the_next_message_and_survives_restart_without_the_l
     banned.banned = true;
     banned.ban_reason = Some("key leaked".into());
     banned.banned_timestamp = Some("2025-06-01T00:00:00Z".into());
-    w.source.commit(ChangeKind::Banned, banned);
+    w.feed.commit(ChangeKind::Banned, banned);
     let validator = running.validator.clone();
     let uuid = w.gateway.uuid.clone();
     let took = eventually(Duration::from_secs(1), || {
@@ -342,8 +342,8 @@ async fn a_ban_event_refuses_the_next_message_and_survives_restart_without_the_l
 
     // Restart on the same data dir with the ledger unreachable: the checkpoint already knows the ban,
     // and the sequence store still knows seq 1.
-    w.source.set_reachable(false);
-    let restarted = start(&cfg, w.source.clone()).await;
+    w.feed.set_reachable(false);
+    let restarted = start(&cfg, w.feed.clone()).await;
     let third = w.gateway.next_message(now_ms());
     assert_eq!(
         error_code(&submit(&w.client, restarted.addr, &third).await),
@@ -358,14 +358,14 @@ async fn replays_stay_refused_after_restart() {
     let mut w = world().await;
     let data = w._dir.path().join("validator");
     let cfg = config(&w.pki, &data, w.sink.url(), None);
-    let running = start(&cfg, w.source.clone()).await;
+    let running = start(&cfg, w.feed.clone()).await;
     let message = w.gateway.next_message(now_ms());
     assert_eq!(
         submit(&w.client, running.addr, &message).await["result"]["accepted"],
         true
     );
     running.shutdown().await;
-    let restarted = start(&cfg, w.source.clone()).await;
+    let restarted = start(&cfg, w.feed.clone()).await;
     assert_eq!(
         error_code(&submit(&w.client, restarted.addr, &message).await),
         Some(1005)
@@ -379,7 +379,7 @@ async fn sink_down_then_up_stores_every_accepted_message_once() {
     let port = test_support::free_port();
     let sink_url = format!("http://127.0.0.1:{port}");
     let data = w._dir.path().join("validator");
-    let running = start(&config(&w.pki, &data, sink_url, None), w.source.clone()).await;
+    let running = start(&config(&w.pki, &data, sink_url, None), w.feed.clone()).await;
     let now = now_ms();
     for _ in 0..3 {
         let batch: Vec<String> = (0..10).map(|_| w.gateway.next_message(now)).collect();
@@ -397,7 +397,7 @@ async fn sink_down_then_up_stores_every_accepted_message_once() {
     );
 
     let sink = Sink::start(&w._dir.path().join("late-sink.db"), port).await;
-    let client = cloud_sink::SinkClient::new(&sink.url()).unwrap();
+    let client = sink_api::SinkClient::new(&sink.url()).unwrap();
     let mut total = 0;
     for _ in 0..1000 {
         total = client.counts().await.unwrap().total;
@@ -426,7 +426,7 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let data = w._dir.path().join("validator");
     let mut cfg = config(&w.pki, &data, w.sink.url(), None);
     cfg.limits.header_read_timeout_ms = 300;
-    let running = start(&cfg, w.source.clone()).await;
+    let running = start(&cfg, w.feed.clone()).await;
     let tcp = tokio::net::TcpStream::connect(running.addr).await.unwrap();
     let connector = tokio_rustls::TlsConnector::from(w.client.config.clone());
     let mut stream = connector

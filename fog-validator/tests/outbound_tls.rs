@@ -12,7 +12,7 @@ use fog_validator::validator::now_ms;
 use fog_validator::{StartError, code};
 use signed_message::Algorithm;
 use support::*;
-use test_doubles::StaticRegistrySource;
+use test_doubles::StaticRegistryFeed;
 use test_doubles::TestDevice;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,7 +23,7 @@ async fn accepted_data_reaches_a_tls_sink_and_warnings_a_tls_centre_under_the_va
     let sink = TlsSink::start(&pki, dir.path()).await;
     let vpn = TlsVpn::start(&pki, dir.path()).await;
     let mut gateway = TestDevice::new(Algorithm::ES256, NodeType::Gateway);
-    let source = Arc::new(StaticRegistrySource::new(vec![gateway.record.clone()]));
+    let feed = Arc::new(StaticRegistryFeed::new(vec![gateway.record.clone()]));
     // No ca/client_cert/client_key: the validator uses client_ca and its listener certificate.
     let cfg = config(
         &pki,
@@ -31,7 +31,7 @@ async fn accepted_data_reaches_a_tls_sink_and_warnings_a_tls_centre_under_the_va
         sink.url(),
         Some(vpn.url()),
     );
-    let running = start(&cfg, source).await;
+    let running = start(&cfg, feed).await;
     let client = pki.client(&gateway.uuid);
 
     let message = gateway.next_message(now_ms());
@@ -40,7 +40,7 @@ async fn accepted_data_reaches_a_tls_sink_and_warnings_a_tls_centre_under_the_va
     let replay = submit(&client, running.addr, &message).await;
     assert_eq!(error_code(&replay), Some(i64::from(code::REPLAY)));
 
-    let query = cloud_sink::TelemetryQuery {
+    let query = sink_api::TelemetryQuery {
         device: gateway.uuid.clone(),
         from_ms: None,
         to_ms: None,
@@ -79,7 +79,7 @@ async fn accepted_data_reaches_a_tls_sink_and_warnings_a_tls_centre_under_the_va
 async fn an_https_sink_without_a_client_identity_is_a_start_error() {
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::start(dir.path()).await;
-    let source = Arc::new(StaticRegistrySource::new(vec![]));
+    let feed = Arc::new(StaticRegistryFeed::new(vec![]));
     let mut cfg = config(
         &pki,
         &dir.path().join("validator"),
@@ -89,7 +89,7 @@ async fn an_https_sink_without_a_client_identity_is_a_start_error() {
     // A listener without client certificates has no CA to trust the sink by.
     cfg.client_auth = false;
     cfg.client_ca = None;
-    let err = match fog_validator::start(&cfg, source).await {
+    let err = match fog_validator::start(&cfg, feed).await {
         Err(e) => e,
         Ok(_) => panic!("started with an https:// sink and no CA"),
     };

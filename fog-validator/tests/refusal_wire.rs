@@ -1,7 +1,7 @@
 //! What a gateway reads in a refusal that is not its fault: a stale timestamp (1005 with
 //! `error.data.stale` and the validator clock, unlike a used sequence number) and a registry the
 //! ledger has not confirmed for too long (1009, no warning, `/healthz` 503 `stale`). Over mutual
-//! TLS, with a real sink and centre; the registry source is the test double so the ledger can go
+//! TLS, with a real sink and centre; the registry feed is the test double so the ledger can go
 //! away and come back on cue (the live-network version is `tests/registry_staleness.rs`).
 
 mod support;
@@ -15,15 +15,15 @@ use fog_validator::validator::now_ms;
 use signed_message::Algorithm;
 use support::ops::{healthz, healthz_until, plain_get};
 use support::*;
-use test_doubles::{StaticRegistrySource, TestDevice};
-use vpn_centre::WarningFilter;
+use test_doubles::{StaticRegistryFeed, TestDevice};
+use warnings_api::WarningFilter;
 
 struct World {
     dir: tempfile::TempDir,
     pki: Pki,
     sink: Sink,
     vpn: Vpn,
-    source: Arc<StaticRegistrySource>,
+    feed: Arc<StaticRegistryFeed>,
     gateway: TestDevice,
     client: Client,
 }
@@ -34,14 +34,14 @@ async fn world() -> World {
     let sink = Sink::start(&dir.path().join("sink.db"), 0).await;
     let vpn = Vpn::start(&dir.path().join("warnings.db")).await;
     let gateway = TestDevice::new(Algorithm::ES256, NodeType::Gateway);
-    let source = Arc::new(StaticRegistrySource::new(vec![gateway.record.clone()]));
+    let feed = Arc::new(StaticRegistryFeed::new(vec![gateway.record.clone()]));
     let client = pki.client(&gateway.uuid);
     World {
         dir,
         pki,
         sink,
         vpn,
-        source,
+        feed,
         gateway,
         client,
     }
@@ -51,7 +51,7 @@ async fn world() -> World {
 async fn a_stale_timestamp_says_so_with_the_validator_clock_and_a_used_seq_does_not() {
     let w = world().await;
     let cfg = config(&w.pki, &w.dir.path().join("v"), w.sink.url(), None);
-    let running = start(&cfg, w.source.clone()).await;
+    let running = start(&cfg, w.feed.clone()).await;
 
     let before = now_ms();
     let old = w.gateway.message(7, before - 2 * cfg.replay.window_ms);
@@ -94,7 +94,7 @@ async fn past_the_staleness_bound_every_submit_is_refused_1009_without_a_warning
     );
     cfg.registry.max_staleness = Duration::from_millis(1_500);
     cfg.registry.probe_interval = Duration::from_millis(200);
-    let running = start(&cfg, w.source.clone()).await;
+    let running = start(&cfg, w.feed.clone()).await;
     let ops = running.ops_addr.unwrap();
 
     let answer = submit(&w.client, running.addr, &w.gateway.message(1, now_ms())).await;
@@ -112,7 +112,7 @@ async fn past_the_staleness_bound_every_submit_is_refused_1009_without_a_warning
 
     // The ledger goes away: the stream ends, probes fail, the cache ages.
     let lost = Instant::now();
-    w.source.set_reachable(false);
+    w.feed.set_reachable(false);
     // Within the bound the cache still decides.
     let answer = submit(&w.client, running.addr, &w.gateway.message(2, now_ms())).await;
     assert_eq!(answer["result"]["accepted"], true, "{answer}");
@@ -167,7 +167,7 @@ async fn past_the_staleness_bound_every_submit_is_refused_1009_without_a_warning
     assert_eq!(w.vpn.store.count(&filter).unwrap(), 0);
 
     // The ledger comes back: the stream reopens, a probe answers, the cache is current again.
-    w.source.set_reachable(true);
+    w.feed.set_reachable(true);
     let (status, health) = healthz_until(ops, Duration::from_secs(20), |s, _| s == 200).await;
     assert_eq!(status, 200, "{health}");
     let answer = submit(&w.client, running.addr, &w.gateway.message(3, now_ms())).await;

@@ -18,7 +18,7 @@ use support::*;
 use test_doubles::TestDevice;
 use test_support::fabric::{LiveNetwork, unique_virtual_ip};
 use test_support::wait::until;
-use vpn_centre::WarningFilter;
+use warnings_api::WarningFilter;
 
 const MAX_STALENESS: Duration = Duration::from_secs(3);
 const PROBE: Duration = Duration::from_millis(500);

@@ -12,7 +12,7 @@ use fog_validator::validator::now_ms;
 use signed_message::Algorithm;
 use support::stores::{SinkStore, StoreSink};
 use support::*;
-use test_doubles::StaticRegistrySource;
+use test_doubles::StaticRegistryFeed;
 use test_doubles::TestDevice;
 
 /// Messages per request while traffic runs.
@@ -24,33 +24,33 @@ struct World {
     pki: Pki,
     client: Client,
     gateway: TestDevice,
-    source: Arc<StaticRegistrySource>,
+    feed: Arc<StaticRegistryFeed>,
 }
 
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::start(dir.path()).await;
     let gateway = TestDevice::new(Algorithm::ES256, NodeType::Gateway);
-    let source = Arc::new(StaticRegistrySource::new(vec![gateway.record.clone()]));
+    let feed = Arc::new(StaticRegistryFeed::new(vec![gateway.record.clone()]));
     let client = pki.client(&gateway.uuid);
     World {
         dir,
         pki,
         client,
         gateway,
-        source,
+        feed,
     }
 }
 
 /// Every row the sink holds for `device`, ordered by seq.
-async fn rows(sink_url: &str, device: &str) -> Vec<cloud_sink::TelemetryRecord> {
-    let query = cloud_sink::TelemetryQuery {
+async fn rows(sink_url: &str, device: &str) -> Vec<sink_api::TelemetryRecord> {
+    let query = sink_api::TelemetryQuery {
         device: device.into(),
         from_ms: None,
         to_ms: None,
         limit: Some(10_000),
     };
-    let mut rows = cloud_sink::SinkClient::new(sink_url)
+    let mut rows = sink_api::SinkClient::new(sink_url)
         .unwrap()
         .query(&query)
         .await
@@ -63,7 +63,7 @@ async fn a_valid_message_is_stored_exactly_once(store: SinkStore) {
     let mut w = world().await;
     let sink = StoreSink::start(&store, 0).await;
     let cfg = config(&w.pki, &w.dir.path().join("validator"), sink.url(), None);
-    let running = start(&cfg, w.source.clone()).await;
+    let running = start(&cfg, w.feed.clone()).await;
 
     let message = w.gateway.next_message(now_ms());
     let answer = submit(&w.client, running.addr, &message).await;
@@ -81,7 +81,7 @@ async fn a_valid_message_is_stored_exactly_once(store: SinkStore) {
     assert_eq!(stored[0].message, message);
     assert_eq!(stored[0].validator, "fog-test-1");
     assert_eq!(stored[0].data["humidity"], 40);
-    let counts = cloud_sink::SinkClient::new(&sink.url())
+    let counts = sink_api::SinkClient::new(&sink.url())
         .unwrap()
         .counts()
         .await
@@ -97,7 +97,7 @@ async fn a_sink_restarted_under_traffic_stores_every_accepted_message_once(store
     let sink = StoreSink::start(&store, 0).await;
     let (port, sink_url) = (sink.addr.port(), sink.url());
     let cfg = config(&w.pki, &w.dir.path().join("validator"), sink.url(), None);
-    let running = start(&cfg, w.source.clone()).await;
+    let running = start(&cfg, w.feed.clone()).await;
 
     // Traffic: one batch every 10 ms until told to stop; every message must be accepted.
     let accepted = Arc::new(AtomicU64::new(0));
@@ -120,7 +120,7 @@ async fn a_sink_restarted_under_traffic_stores_every_accepted_message_once(store
         })
     };
 
-    let client = cloud_sink::SinkClient::new(&sink_url).unwrap();
+    let client = sink_api::SinkClient::new(&sink_url).unwrap();
     let mut live = false;
     for _ in 0..500 {
         if client.counts().await.unwrap().total >= 20 {
@@ -165,7 +165,7 @@ async fn a_sink_restarted_under_traffic_stores_every_accepted_message_once(store
         (1..=total).collect::<Vec<_>>(),
         "every accepted message exactly once"
     );
-    let counts = cloud_sink::SinkClient::new(&sink.url())
+    let counts = sink_api::SinkClient::new(&sink.url())
         .unwrap()
         .counts()
         .await

@@ -23,6 +23,6 @@ pub use peer_double::PeerDouble;
 #[cfg(feature = "pki-ledger")]
 pub use pki_ledger::MemoryRegistryLedger;
 #[cfg(feature = "registry-source")]
-pub use static_registry_source::StaticRegistrySource;
+pub use static_registry_source::{StaticRegistryFeed, StaticRegistrySource};
 #[cfg(feature = "test-device")]
 pub use test_device::TestDevice;

@@ -1,9 +1,9 @@
-//! `StaticRegistrySource`: the fog validator's `RegistrySource` (the ledger's registry) in memory, for tests of the validator's own decisions, which need a registry that changes, fails and recovers on cue; a shared real ledger cannot go down for one test.
+//! `StaticRegistryFeed`: the fog validator's `RegistryFeed` (the ledger's registry) in memory, for tests of the validator's own decisions, which need a registry that changes, fails and recovers on cue; a shared real ledger cannot go down for one test.
 //!
 //! It holds records and an event log, numbers each change as a new block, counts lookups, can
 //! be made unreachable, and can hold lookups after they read (to race them with events). Tests that use it (message path, client auth, sink stores, outbound TLS,
 //! the benchmark, the edge gateway's restart test) check what the validator decides and forwards,
-//! not how it reads Fabric; `FabricRegistrySource` against the live network is tested in
+//! not how it reads Fabric; `FabricRegistryFeed` against the live network is tested in
 //! fog-validator/tests/fabric_registry.rs.
 
 use std::collections::HashMap;
@@ -13,7 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use device_record::{ChangeKind, DeviceRecord, RegistryEvent};
 use tokio::sync::mpsc;
 
-use fog_validator::registry::source::{BoxFuture, EventStream, RegistrySource, SourceError};
+use fog_validator::registry::feed::{BoxFuture, EventStream, FeedError, RegistryFeed};
+
+/// The former name, until the edge gateway's tests use [`StaticRegistryFeed`].
+pub type StaticRegistrySource = StaticRegistryFeed;
 
 #[derive(Default)]
 struct State {
@@ -23,11 +26,11 @@ struct State {
     subscribers: Vec<mpsc::Sender<(u64, RegistryEvent)>>,
 }
 
-/// In-process test double of the ledger-backed registry source: holds records and an event log in
+/// In-process test double of the ledger-backed registry feed: holds records and an event log in
 /// memory, numbers each change as a new block, and can be made unreachable. It is not Fabric;
-/// production uses `FabricRegistrySource`.
+/// production uses `FabricRegistryFeed`.
 #[derive(Default)]
-pub struct StaticRegistrySource {
+pub struct StaticRegistryFeed {
     state: Mutex<State>,
     unreachable: AtomicBool,
     lookups: AtomicU64,
@@ -36,16 +39,16 @@ pub struct StaticRegistrySource {
     held: AtomicU64,
 }
 
-impl StaticRegistrySource {
-    /// A source holding `records` at block 1.
+impl StaticRegistryFeed {
+    /// A feed holding `records` at block 1.
     pub fn new(records: Vec<DeviceRecord>) -> Self {
-        let source = Self::default();
+        let feed = Self::default();
         {
-            let mut state = source.lock();
+            let mut state = feed.lock();
             state.block = 1;
             state.records = records.into_iter().map(|r| (r.uuid.clone(), r)).collect();
         }
-        source
+        feed
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -140,10 +143,10 @@ impl StaticRegistrySource {
         block
     }
 
-    fn check(&self) -> Result<(), SourceError> {
+    fn check(&self) -> Result<(), FeedError> {
         if self.unreachable.load(Ordering::SeqCst) {
-            Err(SourceError(
-                "the test registry source is set unreachable".into(),
+            Err(FeedError(
+                "the test registry feed is set unreachable".into(),
             ))
         } else {
             Ok(())
@@ -151,8 +154,8 @@ impl StaticRegistrySource {
     }
 }
 
-impl RegistrySource for StaticRegistrySource {
-    fn snapshot(&self) -> BoxFuture<'_, Result<(Vec<DeviceRecord>, u64), SourceError>> {
+impl RegistryFeed for StaticRegistryFeed {
+    fn snapshot(&self) -> BoxFuture<'_, Result<(Vec<DeviceRecord>, u64), FeedError>> {
         Box::pin(async move {
             self.check()?;
             let state = self.lock();
@@ -160,14 +163,14 @@ impl RegistrySource for StaticRegistrySource {
         })
     }
 
-    fn events_from(&self, from_block: u64) -> BoxFuture<'_, Result<EventStream, SourceError>> {
+    fn events_from(&self, from_block: u64) -> BoxFuture<'_, Result<EventStream, FeedError>> {
         Box::pin(async move {
             self.check()?;
             let mut state = self.lock();
             let (tx, rx) = mpsc::channel(1024);
             for (block, event) in state.log.iter().filter(|(b, _)| *b >= from_block) {
                 tx.try_send((*block, event.clone()))
-                    .map_err(|_| SourceError("event backlog over 1024 events".into()))?;
+                    .map_err(|_| FeedError("event backlog over 1024 events".into()))?;
             }
             state.subscribers.push(tx);
             Ok(rx)
@@ -177,7 +180,7 @@ impl RegistrySource for StaticRegistrySource {
     fn get_device<'a>(
         &'a self,
         uuid: &'a str,
-    ) -> BoxFuture<'a, Result<Option<DeviceRecord>, SourceError>> {
+    ) -> BoxFuture<'a, Result<Option<DeviceRecord>, FeedError>> {
         Box::pin(async move {
             self.lookups.fetch_add(1, Ordering::SeqCst);
             self.check()?;
@@ -190,7 +193,7 @@ impl RegistrySource for StaticRegistrySource {
                 .map(|g| g.subscribe());
             if let Some(mut open) = gate {
                 self.held.fetch_add(1, Ordering::SeqCst);
-                // A dropped sender (source gone) also lets it through.
+                // A dropped sender (feed gone) also lets it through.
                 let _ = open.wait_for(|open| *open).await;
                 self.held.fetch_sub(1, Ordering::SeqCst);
             }
@@ -198,7 +201,7 @@ impl RegistrySource for StaticRegistrySource {
         })
     }
 
-    fn probe(&self) -> BoxFuture<'_, Result<u64, SourceError>> {
+    fn probe(&self) -> BoxFuture<'_, Result<u64, FeedError>> {
         Box::pin(async move {
             self.check()?;
             Ok(self.lock().block)

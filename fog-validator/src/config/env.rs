@@ -1,108 +1,105 @@
-//! The second layer of the configuration: `SF2C_VALIDATOR_*` environment variables over the file.
+//! The environment layer of the configuration: `SF2C_VALIDATOR_*` variables over the file, as
+//! `runtime::config` layers them.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use runtime::config::{Env, Layered};
+
 use super::{Config, ConfigError, duration};
 
-impl Config {
+impl Layered for Config {
+    const ENV_PREFIX: &'static str = "SF2C_VALIDATOR_";
+
     /// Applies `SF2C_VALIDATOR_{ID,LISTEN,OPS_LISTEN,DATA_DIR,SINK_URL,VPN_URL,TLS_CERT,TLS_KEY}`,
     /// `SF2C_VALIDATOR_{CLIENT_AUTH,CLIENT_CA,CRL_URL,CRL_REFRESH_SECS,CRL_REFRESH_MS,CA,CLIENT_CERT,CLIENT_KEY}`,
     /// `SF2C_VALIDATOR_{NETWORK,ORG,IDENTITY}`,
     /// `SF2C_VALIDATOR_REGISTRY_{MAX_STALENESS,PROBE_INTERVAL}` and `SF2C_VALIDATOR_TLS_CRL_MAX_AGE`.
-    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let addr = |name: &'static str, value: String| {
-            value.parse::<SocketAddr>().map_err(|e| ConfigError::Env {
-                name,
-                value,
-                reason: format!("{e}; expected IP:PORT"),
-            })
-        };
-        let period = |name: &'static str, value: String| -> Result<Duration, ConfigError> {
-            duration::parse(&value).map_err(|reason| ConfigError::Env {
-                name,
-                value,
-                reason,
-            })
-        };
-        if let Some(v) = var("SF2C_VALIDATOR_ID") {
-            self.id = v;
+    fn apply_env(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        env.set("ID", &mut self.id)?;
+        set_addr(env, "LISTEN", &mut self.listen)?;
+        if let Some(addr) = address(env, "OPS_LISTEN")? {
+            self.ops_listen = Some(addr);
         }
-        if let Some(v) = var("SF2C_VALIDATOR_LISTEN") {
-            self.listen = addr("SF2C_VALIDATOR_LISTEN", v)?;
+        env.set("DATA_DIR", &mut self.data_dir)?;
+        env.set("SINK_URL", &mut self.sink_url)?;
+        env.set_some("VPN_URL", &mut self.vpn_url)?;
+        env.set_some("TLS_CERT", &mut self.tls_cert)?;
+        env.set_some("TLS_KEY", &mut self.tls_key)?;
+        if let Some(on) = env.parse_with("CLIENT_AUTH", |text| {
+            text.parse::<bool>()
+                .map_err(|_| "expected true or false".to_string())
+        })? {
+            self.client_auth = on;
         }
-        if let Some(v) = var("SF2C_VALIDATOR_OPS_LISTEN") {
-            self.ops_listen = Some(addr("SF2C_VALIDATOR_OPS_LISTEN", v)?);
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_DATA_DIR") {
-            self.data_dir = v.into();
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_SINK_URL") {
-            self.sink_url = v;
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_VPN_URL") {
-            self.vpn_url = Some(v);
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_TLS_CERT") {
-            self.tls_cert = Some(v.into());
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_TLS_KEY") {
-            self.tls_key = Some(v.into());
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_CLIENT_AUTH") {
-            self.client_auth = v.parse().map_err(|_| ConfigError::Env {
-                name: "SF2C_VALIDATOR_CLIENT_AUTH",
-                value: v,
-                reason: "expected true or false".into(),
-            })?;
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_CLIENT_CA") {
-            self.client_ca = Some(v.into());
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_CRL_URL") {
-            self.crl_url = Some(v);
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_CA") {
-            self.ca = Some(v.into());
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_CLIENT_CERT") {
-            self.client_cert = Some(v.into());
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_CLIENT_KEY") {
-            self.client_key = Some(v.into());
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_NETWORK") {
-            self.network = Some(v.into());
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_ORG") {
-            self.org = Some(v);
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_IDENTITY") {
-            self.identity = v;
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_CRL_REFRESH_SECS") {
-            self.crl_refresh_secs = v.parse().map_err(|e| ConfigError::Env {
-                name: "SF2C_VALIDATOR_CRL_REFRESH_SECS",
-                value: v,
-                reason: format!("{e}; expected whole seconds"),
-            })?;
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_CRL_REFRESH_MS") {
-            self.crl_refresh_ms = v.parse().map_err(|e| ConfigError::Env {
-                name: "SF2C_VALIDATOR_CRL_REFRESH_MS",
-                value: v,
-                reason: format!("{e}; expected whole milliseconds"),
-            })?;
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_REGISTRY_MAX_STALENESS") {
-            self.registry.max_staleness = period("SF2C_VALIDATOR_REGISTRY_MAX_STALENESS", v)?;
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_REGISTRY_PROBE_INTERVAL") {
-            self.registry.probe_interval = period("SF2C_VALIDATOR_REGISTRY_PROBE_INTERVAL", v)?;
-        }
-        if let Some(v) = var("SF2C_VALIDATOR_TLS_CRL_MAX_AGE") {
-            self.tls.crl_max_age = period("SF2C_VALIDATOR_TLS_CRL_MAX_AGE", v)?;
-        }
-        Ok(())
+        env.set_some("CLIENT_CA", &mut self.client_ca)?;
+        env.set_some("CRL_URL", &mut self.crl_url)?;
+        env.set_some("CA", &mut self.ca)?;
+        env.set_some("CLIENT_CERT", &mut self.client_cert)?;
+        env.set_some("CLIENT_KEY", &mut self.client_key)?;
+        env.set_some("NETWORK", &mut self.network)?;
+        env.set_some("ORG", &mut self.org)?;
+        env.set("IDENTITY", &mut self.identity)?;
+        set_whole(
+            env,
+            "CRL_REFRESH_SECS",
+            "seconds",
+            &mut self.crl_refresh_secs,
+        )?;
+        set_whole(
+            env,
+            "CRL_REFRESH_MS",
+            "milliseconds",
+            &mut self.crl_refresh_ms,
+        )?;
+        set_period(
+            env,
+            "REGISTRY_MAX_STALENESS",
+            &mut self.registry.max_staleness,
+        )?;
+        set_period(
+            env,
+            "REGISTRY_PROBE_INTERVAL",
+            &mut self.registry.probe_interval,
+        )?;
+        set_period(env, "TLS_CRL_MAX_AGE", &mut self.tls.crl_max_age)
     }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        self.validate()
+    }
+}
+
+/// `key`'s socket address, with a hint at the expected form when it does not parse.
+fn address(env: &Env<'_>, key: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    env.parse_with(key, |text| {
+        text.parse::<SocketAddr>()
+            .map_err(|e| format!("{e}; expected IP:PORT"))
+    })
+}
+
+fn set_addr(env: &Env<'_>, key: &str, field: &mut SocketAddr) -> Result<(), ConfigError> {
+    if let Some(addr) = address(env, key)? {
+        *field = addr;
+    }
+    Ok(())
+}
+
+/// A whole number of `unit`s.
+fn set_whole(env: &Env<'_>, key: &str, unit: &str, field: &mut u64) -> Result<(), ConfigError> {
+    if let Some(n) = env.parse_with(key, |text| {
+        text.parse::<u64>()
+            .map_err(|e| format!("{e}; expected whole {unit}"))
+    })? {
+        *field = n;
+    }
+    Ok(())
+}
+
+/// A duration with its unit (`30s`), as in the file.
+fn set_period(env: &Env<'_>, key: &str, field: &mut Duration) -> Result<(), ConfigError> {
+    if let Some(period) = env.parse_with(key, duration::parse)? {
+        *field = period;
+    }
+    Ok(())
 }

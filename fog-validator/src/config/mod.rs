@@ -1,5 +1,6 @@
-//! Validator configuration: a TOML file ([`schema`]), then `SF2C_VALIDATOR_*` environment variables
-//! ([`env`]), then command-line flags (`main.rs`); checked once by [`Config::validate`].
+//! Validator configuration: defaults, a TOML file ([`schema`]), then `SF2C_VALIDATOR_*` environment
+//! variables ([`env`]), then command-line flags (`main.rs`), layered by `runtime::config`; checked
+//! once by [`Config::validate`].
 
 pub mod duration;
 mod env;
@@ -7,9 +8,9 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use runtime::ConfigError;
 pub use schema::{Config, Forward, Limits, Recent, RegistryConfig, Replay, Tls, Warnings};
 
 use crate::client_auth::{ClientAuthError, ClientAuthSettings};
@@ -18,68 +19,13 @@ use crate::server::ServerLimits;
 use crate::validator::MessageLimits;
 use fabric_client::LedgerSettings;
 
-/// A configuration that cannot be read or used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("config file {path} is not valid: {source}")]
-    Parse {
-        path: PathBuf,
-        #[source]
-        source: toml::de::Error,
-    },
-    #[error(
-        "no ledger configured: set `network` (the network.json path) and `org` (e.g. Org1), by flag, \
-         config file or SF2C_VALIDATOR_NETWORK / SF2C_VALIDATOR_ORG; missing: {missing}"
-    )]
-    NoLedger { missing: &'static str },
-    #[error("environment variable {name}={value:?} is not valid: {reason}")]
-    Env {
-        name: &'static str,
-        value: String,
-        reason: String,
-    },
-    #[error("{key} = {value:?} is not valid: {reason}")]
-    Invalid {
-        key: &'static str,
-        value: String,
-        reason: String,
-    },
-}
-
 impl Config {
-    /// Reads `path` (or starts from the defaults), then applies environment overrides.
-    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut config = match path {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse {
-                    path: path.to_path_buf(),
-                    source,
-                })?
-            }
-            None => Config::default(),
-        };
-        config.apply_env(|name| std::env::var(name).ok())?;
-        Ok(config)
-    }
-
     /// Checks the bounds that only make sense together: a staleness bound longer than the probe
     /// interval (else a healthy validator would turn stale between two probes), and a CRL age bound
     /// longer than the CRL refresh interval.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, value: Duration, reason: String| ConfigError::Invalid {
-            key,
-            value: duration::show(value),
-            reason,
+        let invalid = |key, value: Duration, reason: String| {
+            ConfigError::invalid(key, format!("{} {reason}", duration::show(value)))
         };
         let r = &self.registry;
         if r.probe_interval < Duration::from_millis(100) {
@@ -151,15 +97,19 @@ impl Config {
 
     /// Where the registry is read from; both `network` and `org` are required.
     pub fn ledger_settings(&self) -> Result<LedgerSettings, ConfigError> {
+        let no_ledger = |missing: &str| {
+            ConfigError::invalid(
+                missing,
+                format!(
+                    "no ledger configured: set `network` (the network.json path) and `org` (e.g. \
+                     Org1), by flag, config file or SF2C_VALIDATOR_NETWORK / SF2C_VALIDATOR_ORG; \
+                     missing: {missing}"
+                ),
+            )
+        };
         Ok(LedgerSettings {
-            network: self
-                .network
-                .clone()
-                .ok_or(ConfigError::NoLedger { missing: "network" })?,
-            org: self
-                .org
-                .clone()
-                .ok_or(ConfigError::NoLedger { missing: "org" })?,
+            network: self.network.clone().ok_or_else(|| no_ledger("network"))?,
+            org: self.org.clone().ok_or_else(|| no_ledger("org"))?,
             identity: self.identity.clone(),
         })
     }

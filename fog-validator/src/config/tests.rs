@@ -1,6 +1,16 @@
 //! Unit tests of the configuration layers and checks.
 
 use super::*;
+use runtime::config::{Env, Layered};
+use std::path::PathBuf;
+
+/// Applies the variables `vars` finds, as the environment layer does.
+fn apply_env(
+    config: &mut Config,
+    vars: impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    config.apply_env(&Env::new(Config::ENV_PREFIX, &vars))
+}
 
 #[test]
 fn file_values_then_env_overrides() {
@@ -19,13 +29,12 @@ fn file_values_then_env_overrides() {
         config.limits.max_connections,
         Limits::default().max_connections
     );
-    config
-        .apply_env(|name| match name {
-            "SF2C_VALIDATOR_ID" => Some("fog-b".into()),
-            "SF2C_VALIDATOR_LISTEN" => Some("127.0.0.1:9001".into()),
-            _ => None,
-        })
-        .unwrap();
+    apply_env(&mut config, |name| match name {
+        "SF2C_VALIDATOR_ID" => Some("fog-b".into()),
+        "SF2C_VALIDATOR_LISTEN" => Some("127.0.0.1:9001".into()),
+        _ => None,
+    })
+    .unwrap();
     assert_eq!(config.id, "fog-b");
     assert_eq!(config.listen.port(), 9001);
 }
@@ -36,13 +45,12 @@ fn the_ledger_needs_a_network_file_and_an_organisation() {
     assert_eq!(config.identity, "client");
     let err = config.ledger_settings().unwrap_err();
     assert!(err.to_string().contains("missing: org"), "{err}");
-    config
-        .apply_env(|name| match name {
-            "SF2C_VALIDATOR_ORG" => Some("Org2".into()),
-            "SF2C_VALIDATOR_IDENTITY" => Some("/msp/reader".into()),
-            _ => None,
-        })
-        .unwrap();
+    apply_env(&mut config, |name| match name {
+        "SF2C_VALIDATOR_ORG" => Some("Org2".into()),
+        "SF2C_VALIDATOR_IDENTITY" => Some("/msp/reader".into()),
+        _ => None,
+    })
+    .unwrap();
     let ledger = config.ledger_settings().unwrap();
     assert_eq!(ledger.network, PathBuf::from("run/network.json"));
     assert_eq!(
@@ -55,9 +63,10 @@ fn the_ledger_needs_a_network_file_and_an_organisation() {
 #[test]
 fn unknown_keys_and_bad_env_are_refused() {
     assert!(toml::from_str::<Config>("lisen = \"127.0.0.1:1\"").is_err());
-    let err = Config::default()
-        .apply_env(|name| (name == "SF2C_VALIDATOR_LISTEN").then(|| "nowhere".into()))
-        .unwrap_err();
+    let err = apply_env(&mut Config::default(), |name| {
+        (name == "SF2C_VALIDATOR_LISTEN").then(|| "nowhere".into())
+    })
+    .unwrap_err();
     assert!(err.to_string().contains("SF2C_VALIDATOR_LISTEN"), "{err}");
 }
 
@@ -106,14 +115,16 @@ fn client_certificates_are_required_unless_switched_off() {
     assert_eq!(config.crl_refresh(), Duration::from_secs(2));
     config.crl_refresh_secs = 0;
 
-    config
-        .apply_env(|name| (name == "SF2C_VALIDATOR_CLIENT_AUTH").then(|| "false".into()))
-        .unwrap();
+    apply_env(&mut config, |name| {
+        (name == "SF2C_VALIDATOR_CLIENT_AUTH").then(|| "false".into())
+    })
+    .unwrap();
     assert!(config.client_auth_settings().unwrap().is_none());
     assert!(
-        Config::default()
-            .apply_env(|name| (name == "SF2C_VALIDATOR_CLIENT_AUTH").then(|| "no".into()))
-            .is_err()
+        apply_env(&mut Config::default(), |name| (name
+            == "SF2C_VALIDATOR_CLIENT_AUTH")
+            .then(|| "no".into()))
+        .is_err()
     );
 }
 
@@ -138,13 +149,12 @@ fn staleness_bounds_come_from_file_then_env_and_are_checked() {
     assert_eq!(defaults.tls.crl_max_age, Duration::from_secs(600));
     defaults.validate().unwrap();
 
-    config
-        .apply_env(|name| match name {
-            "SF2C_VALIDATOR_REGISTRY_MAX_STALENESS" => Some("1s".into()),
-            "SF2C_VALIDATOR_TLS_CRL_MAX_AGE" => Some("200ms".into()),
-            _ => None,
-        })
-        .unwrap();
+    apply_env(&mut config, |name| match name {
+        "SF2C_VALIDATOR_REGISTRY_MAX_STALENESS" => Some("1s".into()),
+        "SF2C_VALIDATOR_TLS_CRL_MAX_AGE" => Some("200ms".into()),
+        _ => None,
+    })
+    .unwrap();
     assert_eq!(config.registry.max_staleness, Duration::from_secs(1));
     // 1s is not longer than the 2s probe interval: refused, naming the key and the fix.
     let err = config.validate().unwrap_err().to_string();
@@ -165,9 +175,48 @@ fn staleness_bounds_come_from_file_then_env_and_are_checked() {
 
     assert!(toml::from_str::<Config>("[registry]\nmax_staleness = \"30\"").is_err());
     assert!(toml::from_str::<Config>("[registry]\nmax_staleness = 30").is_err());
-    let err = Config::default()
-        .apply_env(|name| (name == "SF2C_VALIDATOR_TLS_CRL_MAX_AGE").then(|| "ten".into()))
-        .unwrap_err()
-        .to_string();
+    let err = apply_env(&mut Config::default(), |name| {
+        (name == "SF2C_VALIDATOR_TLS_CRL_MAX_AGE").then(|| "ten".into())
+    })
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("SF2C_VALIDATOR_TLS_CRL_MAX_AGE"), "{err}");
+}
+
+#[test]
+fn runtime_layers_defaults_file_env_then_flags_and_checks_the_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("validator.toml");
+    std::fs::write(
+        &path,
+        "id = \"fog-file\"\nlisten = \"127.0.0.1:9000\"\n[registry]\nprobe_interval = \"2s\"\n",
+    )
+    .unwrap();
+    let env = |name: &str| (name == "SF2C_VALIDATOR_LISTEN").then(|| "127.0.0.1:9001".to_string());
+    let config: Config =
+        runtime::config::load(Some(&path), env, |c: &mut Config| c.id = "fog-flag".into()).unwrap();
+    assert_eq!(
+        (config.id.as_str(), config.listen.port()),
+        ("fog-flag", 9001)
+    );
+    assert_eq!(config.registry.probe_interval, Duration::from_secs(2));
+    assert_eq!(config.limits.max_batch, Limits::default().max_batch);
+
+    // The merged result is checked: a flag's staleness bound under the file's probe interval.
+    let err = runtime::config::load(
+        Some(&path),
+        |_| None,
+        |c: &mut Config| c.registry.max_staleness = Duration::from_secs(1),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("registry.max_staleness"), "{err}");
+
+    std::fs::write(&path, "lisen = \"127.0.0.1:1\"\n").unwrap();
+    let err = runtime::config::load::<Config>(Some(&path), |_| None, |_| {}).unwrap_err();
+    assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+    assert!(err.to_string().contains("lisen"), "{err}");
+    let absent = dir.path().join("absent.toml");
+    let err = runtime::config::load::<Config>(Some(&absent), |_| None, |_| {}).unwrap_err();
+    assert!(matches!(err, ConfigError::Read { .. }), "{err}");
 }

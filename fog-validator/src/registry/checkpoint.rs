@@ -15,7 +15,7 @@ pub const FILE_NAME: &str = "registry-checkpoint.json";
 
 /// The persisted state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
+pub struct RegistryCheckpoint {
     /// Last ledger block whose events are applied.
     pub block: u64,
     /// Transaction of the last applied event, if any.
@@ -29,7 +29,7 @@ pub struct Checkpoint {
 
 /// Failure to read or write the checkpoint.
 #[derive(Debug, thiserror::Error)]
-pub enum CheckpointError {
+pub enum RegistryCheckpointError {
     #[error(
         "registry checkpoint {path}: {action} failed: {source}; check the data directory exists and is writable"
     )]
@@ -49,9 +49,9 @@ pub enum CheckpointError {
     },
 }
 
-fn io(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> CheckpointError {
+fn io(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> RegistryCheckpointError {
     let path = path.to_path_buf();
-    move |source| CheckpointError::Io {
+    move |source| RegistryCheckpointError::Io {
         path,
         action,
         source,
@@ -59,13 +59,14 @@ fn io(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> Check
 }
 
 /// Writes `checkpoint` into `dir` atomically.
-pub fn save(dir: &Path, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+pub fn save(dir: &Path, checkpoint: &RegistryCheckpoint) -> Result<(), RegistryCheckpointError> {
     let path = dir.join(FILE_NAME);
     let tmp = dir.join(format!("{FILE_NAME}.tmp"));
-    let bytes = serde_json::to_vec(checkpoint).map_err(|source| CheckpointError::Corrupt {
-        path: path.clone(),
-        source,
-    })?;
+    let bytes =
+        serde_json::to_vec(checkpoint).map_err(|source| RegistryCheckpointError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
     let mut file = File::create(&tmp).map_err(io(&tmp, "create"))?;
     file.write_all(&bytes).map_err(io(&tmp, "write"))?;
     file.sync_all().map_err(io(&tmp, "fsync"))?;
@@ -79,7 +80,7 @@ pub fn save(dir: &Path, checkpoint: &Checkpoint) -> Result<(), CheckpointError> 
 }
 
 /// Reads the checkpoint in `dir`, or `None` if there is none yet.
-pub fn load(dir: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
+pub fn load(dir: &Path) -> Result<Option<RegistryCheckpoint>, RegistryCheckpointError> {
     let path = dir.join(FILE_NAME);
     let bytes = match fs::read(&path) {
         Ok(bytes) => bytes,
@@ -88,7 +89,7 @@ pub fn load(dir: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
     };
     serde_json::from_slice(&bytes)
         .map(Some)
-        .map_err(|source| CheckpointError::Corrupt { path, source })
+        .map_err(|source| RegistryCheckpointError::Corrupt { path, source })
 }
 
 #[cfg(test)]
@@ -103,7 +104,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load(dir.path()).unwrap(), None);
         let dev = TestDevice::new(Algorithm::EdDSA, NodeType::Gateway);
-        let mut cp = Checkpoint {
+        let mut cp = RegistryCheckpoint {
             block: 9,
             tx_id: Some("tx9".into()),
             records: vec![dev.record.clone()],

@@ -1,11 +1,11 @@
-//! The validator's view of the device registry: the in-memory cache, kept current from a source and persisted.
+//! The validator's view of the device registry: the in-memory cache, kept current from its feed and persisted.
 
 pub mod cache;
 pub mod checkpoint;
-pub mod fabric_source;
+pub mod fabric_feed;
+pub mod feed;
 pub mod freshness;
 pub mod rate_limit;
-pub mod source;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,17 +13,17 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use cache::{CachedDevice, RegistryCache};
-use checkpoint::{Checkpoint, CheckpointError};
+use checkpoint::{RegistryCheckpoint, RegistryCheckpointError};
+use feed::RegistryFeed;
 use freshness::Freshness;
 use rate_limit::TokenBucket;
-use source::RegistrySource;
 use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
-use crate::shutdown::Shutdown;
 use crate::validator::now_ms;
+use runtime::Shutdown;
 
-/// How the registry asks its source and how stale it may get.
+/// How the registry asks its feed and how stale it may get.
 #[derive(Debug)]
 pub struct RegistryRules {
     pub miss_bucket: TokenBucket,
@@ -33,12 +33,12 @@ pub struct RegistryRules {
     pub probe_interval: Duration,
 }
 
-/// The cache, its source, and the rules for asking the source.
+/// The cache, its feed, and the rules for asking the feed.
 pub struct Registry {
     pub cache: RegistryCache,
     /// When the ledger last confirmed the cache.
     pub freshness: Freshness,
-    source: Arc<dyn RegistrySource>,
+    feed: Arc<dyn RegistryFeed>,
     miss_bucket: TokenBucket,
     probe_interval: Duration,
     /// Wakes the prober when the event stream opens, so it confirms the cache at once.
@@ -49,14 +49,14 @@ pub struct Registry {
 
 impl Registry {
     /// Builds the registry and restores the persisted checkpoint from `data_dir`, if one exists,
-    /// so bans are enforced before the source is reachable (for as long as `max_staleness` allows
+    /// so bans are enforced before the feed is reachable (for as long as `max_staleness` allows
     /// after the checkpoint's cache was last known current).
     pub fn open(
-        source: Arc<dyn RegistrySource>,
+        feed: Arc<dyn RegistryFeed>,
         data_dir: PathBuf,
         rules: RegistryRules,
         metrics: Arc<Metrics>,
-    ) -> Result<Self, CheckpointError> {
+    ) -> Result<Self, RegistryCheckpointError> {
         let cache = RegistryCache::new();
         let mut restored_current = None;
         if let Some(cp) = checkpoint::load(&data_dir)? {
@@ -72,7 +72,7 @@ impl Registry {
         Ok(Self {
             cache,
             freshness: Freshness::new(rules.max_staleness, now_ms(), restored_current),
-            source,
+            feed,
             miss_bucket: rules.miss_bucket,
             probe_interval: rules.probe_interval,
             stream_opened: Notify::new(),
@@ -81,7 +81,7 @@ impl Registry {
         })
     }
 
-    /// The device from the cache; on a miss, asks the source once if the rate limit allows.
+    /// The device from the cache; on a miss, asks the feed once if the rate limit allows.
     pub async fn lookup(&self, uuid: &str) -> Option<Arc<CachedDevice>> {
         if let Some(device) = self.cache.get(uuid) {
             return Some(device);
@@ -93,7 +93,7 @@ impl Registry {
         self.metrics.lookups.fetch_add(1, Relaxed);
         // Begun before asking: an event for this device arriving meanwhile wins over the answer.
         let read = self.cache.begin_read(uuid);
-        match self.source.get_device(uuid).await {
+        match self.feed.get_device(uuid).await {
             Ok(Some(record)) => self.cache.install_read(&read, record),
             Ok(None) => None,
             Err(e) => {
@@ -104,12 +104,12 @@ impl Registry {
     }
 
     /// Persists the cache and last block now. Blocking: call from a blocking thread.
-    pub fn save_checkpoint(&self) -> Result<(), CheckpointError> {
+    pub fn save_checkpoint(&self) -> Result<(), RegistryCheckpointError> {
         let (block, tx_id, records) = self.cache.export();
         let Some(block) = block else { return Ok(()) };
         checkpoint::save(
             &self.data_dir,
-            &Checkpoint {
+            &RegistryCheckpoint {
                 block,
                 tx_id,
                 records,
@@ -126,7 +126,7 @@ impl Registry {
         while !shutdown.is_triggered() {
             let from = match self.cache.last_block() {
                 Some(block) => block,
-                None => match self.source.snapshot().await {
+                None => match self.feed.snapshot().await {
                     Ok((records, block)) => {
                         tracing::info!(block, devices = records.len(), "registry snapshot loaded");
                         self.cache.load_snapshot(records, block);
@@ -142,7 +142,7 @@ impl Registry {
                     }
                 },
             };
-            let mut stream = match self.source.events_from(from).await {
+            let mut stream = match self.feed.events_from(from).await {
                 Ok(stream) => stream,
                 Err(e) => {
                     tracing::warn!(from, error = %e, "registry event stream failed; retrying");
@@ -195,7 +195,7 @@ impl Registry {
             if !self.freshness.stream_is_up() {
                 continue;
             }
-            match tokio::time::timeout(self.probe_interval, self.source.probe()).await {
+            match tokio::time::timeout(self.probe_interval, self.feed.probe()).await {
                 Ok(Ok(_height)) => self.freshness.probe_ok(now_ms()),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "ledger probe failed");

@@ -11,7 +11,7 @@ use std::time::Duration;
 use cloud_sink::http::{App, Limits};
 use device_record::{DeviceRequest, NodeType};
 use fabric_client::Contract;
-use fog_validator::{Config, FabricRegistrySource, RunningValidator};
+use fog_validator::{Config, FabricRegistryFeed, RunningValidator};
 use signed_message::Algorithm;
 use test_doubles::TestDevice;
 use test_support::fabric::{LiveNetwork, unique_virtual_ip};
@@ -20,10 +20,10 @@ use vpn_centre::enforcement::Enforcement;
 use vpn_centre::fabric_registry::FabricRegistry;
 use vpn_centre::http::AppState;
 use vpn_centre::pki::{CentrePki, PkiSettings};
-use vpn_centre::registry::RegistryView;
+use vpn_centre::registry::CentreRegistry;
 use vpn_centre::warnings_store::WarningsStore;
-use vpn_centre::{TlsIdentity, WarningClient, WarningFilter};
 use vpn_pki::{EnrolRequest, LeafKey};
+use warnings_api::{TlsIdentity, WarningClient, WarningFilter};
 
 use crate::support::Client;
 
@@ -126,7 +126,7 @@ impl Deployment {
         }
 
         // The centre: PKI and auto-ban on the ledger, warnings API behind mutual TLS.
-        let registry: Arc<dyn RegistryView> =
+        let registry: Arc<dyn CentreRegistry> =
             Arc::new(FabricRegistry::from_settings(&net.settings("Org1", "admin")).unwrap());
         let settings = PkiSettings {
             dir: dir.path().join("pki"),
@@ -237,13 +237,8 @@ impl Deployment {
                 ..Config::default()
             };
             config.forward.linger_ms = 5;
-            let source =
-                FabricRegistrySource::from_settings(&net.settings("Org2", "client")).unwrap();
-            validators.push(
-                fog_validator::start(&config, Arc::new(source))
-                    .await
-                    .unwrap(),
-            );
+            let feed = FabricRegistryFeed::from_settings(&net.settings("Org2", "client")).unwrap();
+            validators.push(fog_validator::start(&config, Arc::new(feed)).await.unwrap());
         }
         let victim = enrolled.pop().unwrap();
         let attacker = enrolled.pop().unwrap();
@@ -278,8 +273,8 @@ impl Deployment {
     }
 
     /// A client of the sink presenting `identity`.
-    pub fn sink(&self, identity: &TlsIdentity) -> cloud_sink::SinkClient {
-        cloud_sink::SinkClient::builder(&self.sink_url)
+    pub fn sink(&self, identity: &TlsIdentity) -> sink_api::SinkClient {
+        sink_api::SinkClient::builder(&self.sink_url)
             .ca_pem(self.pki.ca_pem())
             .client_cert_pem(&identity.cert_pem, &identity.key_pem)
             .build()

@@ -16,7 +16,7 @@ use fog_validator::validator::now_ms;
 use serde_json::{Value, json};
 use support::{Client, error_code, post, submit};
 use test_support::wait::until;
-use vpn_centre::{ClientError, NewWarning};
+use warnings_api::{ClientError, NewWarning};
 
 /// A message whose payload names `device`, with `kid` and a junk signature: what the issue's
 /// attacker sent, which no registered key ever signed.
@@ -176,7 +176,7 @@ async fn a_gateway_reads_only_itself_and_can_neither_write_nor_read_the_sink() {
     // The sink: the gateway's own certificate may not pre-claim the victim's next sequence
     // numbers, nor read anyone's telemetry.
     let reader = d.sink(&tools);
-    let victim_rows = || cloud_sink::TelemetryQuery {
+    let victim_rows = || sink_api::TelemetryQuery {
         device: victim.clone(),
         from_ms: None,
         to_ms: None,

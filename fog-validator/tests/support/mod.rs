@@ -21,14 +21,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use cloud_sink::http::{App, Limits};
 use cloud_sink::sqlite::SqliteStore;
-use fog_validator::{Config, RegistrySource, RunningValidator};
+use fog_validator::{Config, RegistryFeed, RunningValidator};
 use http_body_util::{BodyExt, Full};
 use rustls::pki_types::ServerName;
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use vpn_centre::warnings_store::WarningsStore;
-use vpn_centre::{Warning, WarningFilter};
+use warnings_api::{Warning, WarningFilter};
 
 /// Opens a TLS connection and sends `body` as `POST /`; the error says where it failed (a refused
 /// client certificate shows up as the server's alert, at the handshake or the first read).
@@ -171,7 +171,7 @@ impl Drop for Sink {
 /// served in-process; stops when dropped. `client` reads it back with an operator certificate.
 pub struct TlsSink {
     pub addr: SocketAddr,
-    pub client: cloud_sink::SinkClient,
+    pub client: sink_api::SinkClient,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -203,7 +203,7 @@ impl TlsSink {
             let _ = server.serve(app, std::future::pending()).await;
         });
         let (op_cert, op_key) = pki.service_files(dir, "operator");
-        let client = cloud_sink::SinkClient::builder(&format!("https://127.0.0.1:{}", addr.port()))
+        let client = sink_api::SinkClient::builder(&format!("https://127.0.0.1:{}", addr.port()))
             .ca_file(&pki.ca_file)
             .client_cert_files(op_cert, op_key)
             .build()
@@ -365,8 +365,8 @@ pub fn config(pki: &Pki, data_dir: &Path, sink_url: String, vpn_url: Option<Stri
     config
 }
 
-pub async fn start(config: &Config, source: Arc<dyn RegistrySource>) -> RunningValidator {
-    fog_validator::start(config, source).await.unwrap()
+pub async fn start(config: &Config, feed: Arc<dyn RegistryFeed>) -> RunningValidator {
+    fog_validator::start(config, feed).await.unwrap()
 }
 
 /// Polls `check` every 10 ms until it holds or `limit` passes; returns how long it took.

@@ -1,4 +1,4 @@
-//! Who sent a request: the client's address and the device and role its TLS client certificate names.
+//! Who sent a request (the gateway or service calling over TLS): its address and what its client certificate names.
 
 use std::net::SocketAddr;
 
@@ -8,14 +8,14 @@ use vpn_pki::{CertIdentity, Role};
 
 /// The sender of a request, attached to every request by [`crate::server::serve`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Peer {
+pub struct Caller {
     pub addr: SocketAddr,
-    pub identity: PeerIdentity,
+    pub identity: CallerIdentity,
 }
 
 /// What the connection's client certificate says about the sender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PeerIdentity {
+pub enum CallerIdentity {
     /// No client certificate was asked for (`client_auth = false`, or the plain ops listener).
     Anonymous,
     /// A verified certificate naming this device UUID (SAN `urn:uuid:` or, failing that, the CN)
@@ -25,37 +25,37 @@ pub enum PeerIdentity {
     Unnamed,
 }
 
-impl Peer {
+impl Caller {
     /// A sender with no client certificate.
     pub fn anonymous(addr: SocketAddr) -> Self {
         Self {
             addr,
-            identity: PeerIdentity::Anonymous,
+            identity: CallerIdentity::Anonymous,
         }
     }
 
     /// The device the certificate names, if any: the only name a warning may blame.
     pub fn device(&self) -> Option<Uuid> {
         match self.identity {
-            PeerIdentity::Device { uuid, .. } => Some(uuid),
+            CallerIdentity::Device { uuid, .. } => Some(uuid),
             _ => None,
         }
     }
 }
 
-impl PeerIdentity {
+impl CallerIdentity {
     /// The identity of a verified client certificate chain (end entity first); `Anonymous` when there is none.
     pub fn from_chain(chain: Option<&[CertificateDer<'_>]>) -> Self {
         match chain.and_then(|c| c.first()) {
-            None => PeerIdentity::Anonymous,
+            None => CallerIdentity::Anonymous,
             Some(cert) => CertIdentity::from_der(cert.as_ref())
                 .and_then(|id| {
-                    Some(PeerIdentity::Device {
+                    Some(CallerIdentity::Device {
                         uuid: Uuid::parse_str(&id.uuid).ok()?,
                         role: id.role,
                     })
                 })
-                .unwrap_or(PeerIdentity::Unnamed),
+                .unwrap_or(CallerIdentity::Unnamed),
         }
     }
 
@@ -63,9 +63,9 @@ impl PeerIdentity {
     /// and services any; anyone when no certificate is asked for (`client_auth = false`).
     pub fn may_read(&self, device: &str) -> bool {
         match *self {
-            PeerIdentity::Anonymous => true,
-            PeerIdentity::Unnamed => false,
-            PeerIdentity::Device { uuid, role } => CertIdentity {
+            CallerIdentity::Anonymous => true,
+            CallerIdentity::Unnamed => false,
+            CallerIdentity::Device { uuid, role } => CertIdentity {
                 uuid: uuid.hyphenated().to_string(),
                 role,
             }
@@ -93,8 +93,8 @@ mod tests {
         params.self_signed(&key).unwrap().der().clone()
     }
 
-    fn identity(der: &CertificateDer<'_>) -> PeerIdentity {
-        PeerIdentity::from_chain(Some(std::slice::from_ref(der)))
+    fn identity(der: &CertificateDer<'_>) -> CallerIdentity {
+        CallerIdentity::from_chain(Some(std::slice::from_ref(der)))
     }
 
     #[test]
@@ -108,7 +108,7 @@ mod tests {
         );
         assert_eq!(
             identity(&der),
-            PeerIdentity::Device {
+            CallerIdentity::Device {
                 uuid: b,
                 role: Some(Role::Gateway)
             }
@@ -117,7 +117,7 @@ mod tests {
         let der = cert(&a.to_string(), None, vec![rcgen::SanType::DnsName(dns)]);
         assert_eq!(
             identity(&der),
-            PeerIdentity::Device {
+            CallerIdentity::Device {
                 uuid: a,
                 role: None
             }
@@ -127,26 +127,29 @@ mod tests {
     #[test]
     fn a_certificate_without_a_uuid_is_unnamed_and_no_certificate_is_anonymous() {
         let der = cert("validator.example", Some("service"), vec![]);
-        assert_eq!(identity(&der), PeerIdentity::Unnamed);
-        assert_eq!(PeerIdentity::from_chain(None), PeerIdentity::Anonymous);
-        assert_eq!(PeerIdentity::from_chain(Some(&[])), PeerIdentity::Anonymous);
+        assert_eq!(identity(&der), CallerIdentity::Unnamed);
+        assert_eq!(CallerIdentity::from_chain(None), CallerIdentity::Anonymous);
+        assert_eq!(
+            CallerIdentity::from_chain(Some(&[])),
+            CallerIdentity::Anonymous
+        );
     }
 
     #[test]
     fn a_device_reads_only_itself_and_services_read_anyone() {
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        let gateway = PeerIdentity::Device {
+        let gateway = CallerIdentity::Device {
             uuid: a,
             role: Some(Role::Gateway),
         };
         assert!(gateway.may_read(&a.to_string()));
         assert!(!gateway.may_read(&b.to_string()));
-        let service = PeerIdentity::Device {
+        let service = CallerIdentity::Device {
             uuid: a,
             role: Some(Role::Service),
         };
         assert!(service.may_read(&b.to_string()));
-        assert!(!PeerIdentity::Unnamed.may_read(&b.to_string()));
-        assert!(PeerIdentity::Anonymous.may_read(&b.to_string()));
+        assert!(!CallerIdentity::Unnamed.may_read(&b.to_string()));
+        assert!(CallerIdentity::Anonymous.may_read(&b.to_string()));
     }
 }

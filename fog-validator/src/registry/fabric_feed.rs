@@ -1,4 +1,4 @@
-//! `FabricRegistrySource`: the registry read from the `device-registry` chaincode through a peer's Gateway.
+//! `FabricRegistryFeed`: the registry read from the `device-registry` chaincode through a peer's Gateway.
 //!
 //! - snapshot: pages through `ListDevices` (evaluate, never ordered);
 //! - events: the chaincode event stream from a block, `DeviceRegistry` events parsed as [`RegistryEvent`];
@@ -6,7 +6,7 @@
 //! - probe: the channel height (`qscc GetChainInfo`), a cheap proof the peer answers.
 //!
 //! Where a snapshot resumes: a listing carries no block number, so before reading the first page
-//! the source asks the peer for the channel's height (`qscc GetChainInfo`). Every change in a block
+//! the feed asks the peer for the channel's height (`qscc GetChainInfo`). Every change in a block
 //! below that height is visible to the pages read after it; the follower then reads events from
 //! that height on. Events that repeat what the listing already shows are ignored by the cache
 //! (version order). (A real peer answers an event-stream request only with its first event, so
@@ -15,16 +15,15 @@
 
 use std::time::Duration;
 
+use device_record::contract::{DevicePage, not_registered};
 use device_record::{DeviceRecord, EVENT_NAME, RegistryEvent};
-use device_registry::ContractError;
-use device_registry::contract::DevicePage;
 use fabric_client::{
     ChaincodeEvents, Contract, GatewayError, LedgerConnectError, LedgerSettings, StartPosition,
     connect,
 };
 use tokio::sync::mpsc;
 
-use super::source::{BoxFuture, EventStream, RegistrySource, SourceError};
+use super::feed::{BoxFuture, EventStream, FeedError, RegistryFeed};
 
 /// Records per `ListDevices` call (the contract allows up to 1000).
 const PAGE_SIZE: u32 = 500;
@@ -34,17 +33,17 @@ const OPEN_WAIT: Duration = Duration::from_secs(2);
 const BUFFER: usize = 1024;
 
 /// The registry on the ledger, read as one organisation's identity.
-pub struct FabricRegistrySource {
+pub struct FabricRegistryFeed {
     contract: Contract,
 }
 
-impl FabricRegistrySource {
+impl FabricRegistryFeed {
     /// Reads the registry through `contract` (its network's identity signs every request).
     pub fn new(contract: Contract) -> Self {
         Self { contract }
     }
 
-    /// Builds the source from `network.json`, an organisation and an identity; does not dial yet.
+    /// Builds the feed from `network.json`, an organisation and an identity; does not dial yet.
     pub fn from_settings(settings: &LedgerSettings) -> Result<Self, LedgerConnectError> {
         let connection = connect(settings)?;
         Ok(Self::new(connection.network.contract(connection.chaincode)))
@@ -52,20 +51,20 @@ impl FabricRegistrySource {
 
     /// Opens the event stream at `start`; `Ok(None)` when the peer has not answered within
     /// [`OPEN_WAIT`] (the request keeps going in `opening`, which the caller may still await).
-    async fn open(&self, start: StartPosition) -> Result<OpenedOrWaiting, SourceError> {
+    async fn open(&self, start: StartPosition) -> Result<OpenedOrWaiting, FeedError> {
         let network = self.contract.network().clone();
         let chaincode = self.contract.chaincode().to_string();
         let mut opening =
             tokio::spawn(async move { network.chaincode_events(&chaincode, start).await });
         match tokio::time::timeout(OPEN_WAIT, &mut opening).await {
             Ok(Ok(Ok(events))) => Ok(OpenedOrWaiting::Opened(Box::new(events))),
-            Ok(Ok(Err(e))) => Err(source_error("opening the chaincode event stream", &e)),
-            Ok(Err(e)) => Err(SourceError(format!("event stream task failed: {e}"))),
+            Ok(Ok(Err(e))) => Err(feed_error("opening the chaincode event stream", &e)),
+            Ok(Err(e)) => Err(FeedError(format!("event stream task failed: {e}"))),
             Err(_) => Ok(OpenedOrWaiting::Waiting(opening)),
         }
     }
 
-    async fn list_all(&self) -> Result<Vec<DeviceRecord>, SourceError> {
+    async fn list_all(&self) -> Result<Vec<DeviceRecord>, FeedError> {
         let page_size = PAGE_SIZE.to_string();
         let mut bookmark = String::new();
         let mut records = Vec::new();
@@ -74,9 +73,9 @@ impl FabricRegistrySource {
                 .contract
                 .evaluate("ListDevices", &[page_size.as_bytes(), bookmark.as_bytes()])
                 .await
-                .map_err(|e| source_error("ListDevices", &e))?;
+                .map_err(|e| feed_error("ListDevices", &e))?;
             let page: DevicePage = serde_json::from_slice(&bytes).map_err(|e| {
-                SourceError(format!(
+                FeedError(format!(
                     "ListDevices answered something that is not a page of records ({e}); \
                      check the chaincode version"
                 ))
@@ -96,23 +95,23 @@ enum OpenedOrWaiting {
     Waiting(tokio::task::JoinHandle<Result<ChaincodeEvents, GatewayError>>),
 }
 
-fn source_error(what: &str, e: &GatewayError) -> SourceError {
-    SourceError(format!("{what} failed: {e}"))
+fn feed_error(what: &str, e: &GatewayError) -> FeedError {
+    FeedError(format!("{what} failed: {e}"))
 }
 
-impl RegistrySource for FabricRegistrySource {
-    fn snapshot(&self) -> BoxFuture<'_, Result<(Vec<DeviceRecord>, u64), SourceError>> {
+impl RegistryFeed for FabricRegistryFeed {
+    fn snapshot(&self) -> BoxFuture<'_, Result<(Vec<DeviceRecord>, u64), FeedError>> {
         Box::pin(async move {
             let height =
                 self.contract.network().block_height().await.map_err(|e| {
-                    source_error("reading the channel height (qscc GetChainInfo)", &e)
+                    feed_error("reading the channel height (qscc GetChainInfo)", &e)
                 })?;
             let records = self.list_all().await?;
             Ok((records, height))
         })
     }
 
-    fn events_from(&self, from_block: u64) -> BoxFuture<'_, Result<EventStream, SourceError>> {
+    fn events_from(&self, from_block: u64) -> BoxFuture<'_, Result<EventStream, FeedError>> {
         Box::pin(async move {
             let (tx, rx) = mpsc::channel(BUFFER);
             let opened = self.open(StartPosition::Block(from_block)).await?;
@@ -124,7 +123,7 @@ impl RegistrySource for FabricRegistrySource {
     fn get_device<'a>(
         &'a self,
         uuid: &'a str,
-    ) -> BoxFuture<'a, Result<Option<DeviceRecord>, SourceError>> {
+    ) -> BoxFuture<'a, Result<Option<DeviceRecord>, FeedError>> {
         Box::pin(async move {
             match self
                 .contract
@@ -132,32 +131,29 @@ impl RegistrySource for FabricRegistrySource {
                 .await
             {
                 Ok(bytes) => DeviceRecord::from_json(&bytes).map(Some).map_err(|e| {
-                    SourceError(format!("GetDevice {uuid} answered a malformed record: {e}"))
+                    FeedError(format!("GetDevice {uuid} answered a malformed record: {e}"))
                 }),
                 Err(e) if is_not_registered(&e, uuid) => Ok(None),
-                Err(e) => Err(source_error(&format!("GetDevice {uuid}"), &e)),
+                Err(e) => Err(feed_error(&format!("GetDevice {uuid}"), &e)),
             }
         })
     }
 
-    fn probe(&self) -> BoxFuture<'_, Result<u64, SourceError>> {
+    fn probe(&self) -> BoxFuture<'_, Result<u64, FeedError>> {
         Box::pin(async move {
             self.contract
                 .network()
                 .block_height()
                 .await
-                .map_err(|e| source_error("ledger probe (qscc GetChainInfo)", &e))
+                .map_err(|e| feed_error("ledger probe (qscc GetChainInfo)", &e))
         })
     }
 }
 
 /// Whether the peer's answer is the contract's own "not registered" refusal for `uuid`.
 pub(crate) fn is_not_registered(e: &GatewayError, uuid: &str) -> bool {
-    // Built from the contract's error type, so the text cannot drift from what it sends.
-    let refusal = ContractError::NotFound {
-        uuid: uuid.to_string(),
-    }
-    .to_string();
+    // Built by the function the contract's own error uses, so the text cannot drift from what it sends.
+    let refusal = not_registered(uuid);
     e.peer_status().is_some_and(|s| {
         s.message.contains(&refusal) || s.details.iter().any(|d| d.message.contains(&refusal))
     })
