@@ -1,11 +1,11 @@
-//! The VPN Centre in this process, wired as `vpn-centre serve` wires it: the operators' listener
-//! (dashboard, `/v1/enrol`, `/v1/pki/crl`) on plain HTTP (the loopback development mode) and the
-//! validators' warnings listener on mutual TLS, a real CA and SQLite files, auto-ban, and the
-//! registry on the ledger through `FabricRegistry` as the Org1 admin, followed by the ledger event
-//! follower that revokes banned and deleted devices. Enrolment is limited per address far above
-//! the deployed limit, as every device here enrols from 127.0.0.1. Tasks are aborted on drop.
+//! The VPN Centre in this process, wired by its library as `vpn-centre serve` wires it: the
+//! operators' listener (dashboard, `/v1/enrol`, `/v1/pki/crl`) on plain HTTP (the loopback
+//! development mode) and the validators' warnings listener on mutual TLS, a real CA and SQLite
+//! files, auto-ban, and the registry on the ledger through `FabricRegistry` as the Org1 admin,
+//! followed by the ledger event follower that revokes banned and deleted devices. Enrolment is
+//! limited per address far above the deployed limit, as every device here enrols from 127.0.0.1.
+//! Everything stops on drop.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,20 +13,18 @@ use std::time::Duration;
 use device_record::NodeType;
 use fabric_client::LedgerSettings;
 use tokio::task::JoinHandle;
-use vpn_centre::auth::LoginLimiter;
 use vpn_centre::auth::{Operators, SessionConfig};
 use vpn_centre::autoban::AutoBanPolicy;
 use vpn_centre::dashboard::DashboardState;
-use vpn_centre::enforcement::Enforcement;
-use vpn_centre::enrol_api::{EnrolBody, EnrolState};
+use vpn_centre::enrol_api::EnrolBody;
 use vpn_centre::fabric_registry::FabricRegistry;
-use vpn_centre::http::{AppState, DEFAULT_BODY_LIMIT};
 use vpn_centre::ledger_follower::LedgerFollower;
-use vpn_centre::metrics::Metrics;
+use vpn_centre::listeners::{ListenerSetup, Listening};
 use vpn_centre::pki::{CentrePki, PkiSettings};
-use vpn_centre::registry::RegistryView;
+use vpn_centre::registry::CentreRegistry;
 use vpn_centre::warnings_store::WarningsStore;
-use vpn_centre::{Warning, WarningClient, WarningFilter};
+use vpn_centre::wiring::Wiring;
+use vpn_centre::{TlsIdentity, Warning, WarningClient, WarningFilter};
 use vpn_pki::Cidr;
 
 use crate::device::{Device, Enrolled};
@@ -62,24 +60,23 @@ pub struct Centre {
     pub mtls_url: String,
     /// The centre's CA certificate, as validators and the sink are given it.
     pub ca_file: PathBuf,
-    tasks: Vec<JoinHandle<()>>,
+    /// Both listeners; they stop when the centre is dropped.
+    _listening: Listening,
+    follower: JoinHandle<()>,
 }
 
 impl Drop for Centre {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.follower.abort();
     }
 }
 
 impl Centre {
     /// Starts both listeners on 127.0.0.1 with state under `dir`, the ledger reached with `ledger`.
     pub async fn start(dir: &Path, ledger: &LedgerSettings, policy: AutoBanPolicy) -> Self {
-        let registry = Arc::new(
+        let registry: Arc<dyn CentreRegistry> = Arc::new(
             FabricRegistry::from_settings(ledger).expect("FabricRegistry from network.json"),
         );
-        let view: Arc<dyn RegistryView> = registry.clone();
         let network = unique_network();
         let settings = PkiSettings {
             dir: dir.join("pki"),
@@ -87,7 +84,7 @@ impl Centre {
             enrolment: vpn_pki::EnrolmentConfig::default(),
         };
         let pki = Arc::new(
-            CentrePki::open(&settings, Some(view.clone()))
+            CentrePki::open(&settings, Some(registry.clone()))
                 .await
                 .expect("open the centre's PKI"),
         );
@@ -106,68 +103,30 @@ impl Centre {
             ..SessionConfig::default()
         };
         let dashboard = DashboardState::new(store.clone(), operators, sessions)
-            .with_registry(view.clone())
+            .with_registry(registry.clone())
             .with_pki(pki.clone());
-        let enforcement = Arc::new(Enforcement::new(
-            Some(view.clone()),
-            Some(pki.clone()),
-            policy,
-        ));
-        let warnings =
-            AppState::authenticated(store.clone(), Arc::new(Metrics::default()), enforcement);
-        // As `vpn_centre::app::operator_router`, except that enrolment admits a whole harness of
-        // devices from 127.0.0.1: the deployed limit (per address, a minute) is for one device each.
-        let enrolment = EnrolState {
-            pki: pki.clone(),
-            limiter: Arc::new(LoginLimiter::new(
-                HARNESS_ENROLMENTS,
-                Duration::from_secs(60),
-            )),
-        };
-        let operator = vpn_centre::dashboard::router(dashboard)
-            .merge(vpn_centre::http::health_router(warnings.clone()))
-            .merge(vpn_centre::enrol_api::router(enrolment))
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let validators = vpn_centre::app::validator_router(warnings, DEFAULT_BODY_LIMIT);
-        let own = pki
-            .issue_service(vpn_centre::pki::CENTRE_SERVICE, &["127.0.0.1".into()])
+        // Enrolment admits a whole harness of devices from 127.0.0.1: the deployed limit (per
+        // address, a minute) is for one device each.
+        let routers = Wiring::new(dashboard, policy)
+            .enrol_per_minute(HARNESS_ENROLMENTS)
+            .routers();
+        let listening = Listening::start_owned(&ListenerSetup::loopback(), &pki, routers)
             .await
-            .expect("issue the centre's own certificate");
-        let tls = vpn_pki::server_config(&own.cert_pem, &own.key_pem, pki.verifier())
-            .expect("the centre's mutual-TLS config");
-
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the operators' listener");
-        let addr = listener.local_addr().expect("operators' address");
-        let mtls = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the validators' listener");
-        let mtls_addr = mtls.local_addr().expect("validators' address");
-        let tasks = vec![
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, operator).await;
-            }),
-            tokio::spawn(vpn_centre::tls_listener::serve_tls(
-                mtls,
-                Arc::new(tls),
-                validators,
-                std::future::pending(),
-            )),
-            // Bans and deletes by any path revoke, as in `vpn-centre serve`; resumes from the
-            // checkpoint in `dir` when a centre is started again there.
-            LedgerFollower::new(ledger, dir, pki.clone(), Some(view))
-                .expect("the ledger event follower")
-                .spawn(),
-        ];
+            .expect("start the centre's listeners");
+        // Bans and deletes by any path revoke, as in `vpn-centre serve`; resumes from the
+        // checkpoint in `dir` when a centre is started again there.
+        let follower = LedgerFollower::new(ledger, dir, pki.clone(), Some(registry))
+            .expect("the ledger event follower")
+            .spawn();
         Self {
             pki,
             network,
             store,
-            url: format!("http://{addr}"),
-            mtls_url: format!("https://{mtls_addr}"),
+            url: listening.operator_url(),
+            mtls_url: listening.mtls_url(),
             ca_file,
-            tasks,
+            _listening: listening,
+            follower,
         }
     }
 
@@ -264,7 +223,7 @@ impl Centre {
     pub async fn refuses_tls_of(&self, device: &Device) -> bool {
         let tls = device.tls();
         let read = |p: &Path| std::fs::read_to_string(p).expect("read an enrolment file");
-        let identity = vpn_centre::TlsIdentity {
+        let identity = TlsIdentity {
             ca_pem: read(&tls.ca),
             cert_pem: read(&tls.cert),
             key_pem: read(&tls.key),

@@ -8,7 +8,7 @@ use device_record::DeviceRecord;
 use rcgen::RevocationReason;
 
 use crate::pki::{CentrePki, PkiError};
-use crate::registry::{RegistryError, RegistryView};
+use crate::registry::{CentreRegistry, RegistryError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BanError {
@@ -23,7 +23,7 @@ pub enum BanError {
 /// Bans `uuid` on the ledger with `reason`, then revokes its certificates (when a PKI is
 /// configured). Both steps are idempotent, so repeating a ban is harmless.
 pub async fn ban_and_revoke(
-    registry: &dyn RegistryView,
+    registry: &dyn CentreRegistry,
     pki: Option<&CentrePki>,
     uuid: &str,
     reason: &str,

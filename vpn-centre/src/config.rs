@@ -1,8 +1,10 @@
-//! Service settings: defaults, then a TOML file, then environment, then command-line flags.
+//! Settings of `vpn-centre serve`: defaults, then a TOML file, then `SF2C_VPN_*` variables, then
+//! command-line flags, layered by [`runtime::config`] with its one [`ConfigError`].
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use runtime::config::{self, Env, Layered};
 use serde::Deserialize;
 
 use crate::autoban::AutoBanPolicy;
@@ -29,8 +31,9 @@ pub const ENV_HEADER_READ_TIMEOUT: &str = "SF2C_VPN_HEADER_READ_TIMEOUT_SECONDS"
 /// Environment variable overriding `listeners.idle_timeout_seconds`.
 pub const ENV_IDLE_TIMEOUT: &str = "SF2C_VPN_IDLE_TIMEOUT_SECONDS";
 
+pub use runtime::ConfigError;
 /// How logs are written (`log_format` in the file, `--log-format` on the command line).
-pub use service_log::LogFormat;
+pub use runtime::LogFormat;
 
 /// Settings of `vpn-centre serve`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -129,115 +132,102 @@ impl Default for Config {
     }
 }
 
-/// Why settings could not be assembled.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("config file {path} is not valid: {source}")]
-    Parse {
-        path: PathBuf,
-        source: toml::de::Error,
-    },
-    #[error("{name}={value:?} is not a socket address like 127.0.0.1:7300")]
-    BadListen { name: &'static str, value: String },
-    #[error(
-        "insecure_dev_cookies is only allowed on a loopback address, not {0}; serve over TLS instead"
-    )]
-    InsecureCookiesOffLoopback(SocketAddr),
-    #[error("{0}")]
-    Invalid(String),
+impl Layered for Config {
+    const ENV_PREFIX: &'static str = "SF2C_VPN_";
+
+    fn apply_env(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        env.set(key(ENV_LISTEN), &mut self.listen)?;
+        env.set(key(ENV_MTLS_LISTEN), &mut self.mtls_listen)?;
+        env.set(key(ENV_DATA_DIR), &mut self.data_dir)?;
+        env.set_some(key(ENV_NETWORK), &mut self.network)?;
+        env.set_some(key(ENV_ORG), &mut self.org)?;
+        env.set(key(ENV_IDENTITY), &mut self.identity)?;
+        let listeners = &mut self.listeners;
+        env.set(key(ENV_MAX_CONNECTIONS), &mut listeners.max_connections)?;
+        env.set(
+            key(ENV_HEADER_READ_TIMEOUT),
+            &mut listeners.header_read_timeout_seconds,
+        )?;
+        env.set(key(ENV_IDLE_TIMEOUT), &mut listeners.idle_timeout_seconds)
+    }
+
+    /// Refuses combinations that would weaken a reachable deployment, naming the key at fault.
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.insecure_dev_cookies && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::invalid(
+                "insecure_dev_cookies",
+                format!(
+                    "only allowed on a loopback address, not {}; serve over TLS instead",
+                    self.listen
+                ),
+            ));
+        }
+        self.autoban
+            .check()
+            .map_err(|e| ConfigError::invalid("autoban", e))?;
+        crate::pki::parse_networks(&self.virtual_networks)
+            .map_err(|e| ConfigError::invalid("virtual_networks", e))?;
+        if self.network.is_some() != self.org.is_some() {
+            let missing = if self.network.is_some() {
+                "org"
+            } else {
+                "network"
+            };
+            return Err(ConfigError::invalid(
+                missing,
+                "the ledger needs both `network` (the network.json path) and `org` (e.g. Org1); \
+                 give both, or neither to run without a ledger",
+            ));
+        }
+        self.listeners
+            .check()
+            .map_err(|e| ConfigError::invalid("listeners", e))?;
+        self.ledger_timeouts
+            .check()
+            .map_err(|e| ConfigError::invalid("ledger_timeouts", e))?;
+        for (key, value) in [
+            ("cert_validity_days", self.cert_validity_days),
+            ("crl_sync_seconds", self.crl_sync_seconds),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `LISTEN` for `SF2C_VPN_LISTEN`: the key [`Env`] takes.
+fn key(var: &str) -> &str {
+    var.strip_prefix(Config::ENV_PREFIX).unwrap_or(var)
 }
 
 impl Config {
-    /// Defaults overlaid by `file` (if given) and then by the environment `env`.
+    /// Defaults overlaid by `file` (if given) and then by the variables `lookup` finds, without
+    /// [`Layered::check`]: for commands that read only a few keys, and for tests.
     pub fn load(
         file: Option<&Path>,
-        env: impl Fn(&str) -> Option<String>,
+        lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let mut config = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse {
-                    path: path.to_owned(),
-                    source,
-                })?
-            }
+            Some(path) => config::read_file(path)?,
             None => Config::default(),
         };
-        if let Some(value) = env(ENV_LISTEN) {
-            config.listen = value.parse().map_err(|_| ConfigError::BadListen {
-                name: ENV_LISTEN,
-                value: value.clone(),
-            })?;
-        }
-        if let Some(value) = env(ENV_MTLS_LISTEN) {
-            config.mtls_listen = value.parse().map_err(|_| ConfigError::BadListen {
-                name: ENV_MTLS_LISTEN,
-                value: value.clone(),
-            })?;
-        }
-        if let Some(value) = env(ENV_DATA_DIR) {
-            config.data_dir = PathBuf::from(value);
-        }
-        if let Some(value) = env(ENV_NETWORK) {
-            config.network = Some(PathBuf::from(value));
-        }
-        if let Some(value) = env(ENV_ORG) {
-            config.org = Some(value);
-        }
-        if let Some(value) = env(ENV_IDENTITY) {
-            config.identity = value;
-        }
-        let number = |name: &'static str| -> Result<Option<u64>, ConfigError> {
-            env(name)
-                .map(|v| {
-                    v.parse().map_err(|_| {
-                        ConfigError::Invalid(format!("{name}={v:?} is not a whole number"))
-                    })
-                })
-                .transpose()
-        };
-        if let Some(n) = number(ENV_MAX_CONNECTIONS)? {
-            config.listeners.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
-        }
-        if let Some(n) = number(ENV_HEADER_READ_TIMEOUT)? {
-            config.listeners.header_read_timeout_seconds = n;
-        }
-        if let Some(n) = number(ENV_IDLE_TIMEOUT)? {
-            config.listeners.idle_timeout_seconds = n;
-        }
+        config.apply_env(&Env::new(Self::ENV_PREFIX, &lookup))?;
         Ok(config)
     }
 
-    /// Refuses combinations that would weaken a reachable deployment.
+    /// Every layer (defaults, `file`, the process's `SF2C_VPN_*` variables, then `flags`), checked.
+    pub fn load_checked(
+        file: Option<&Path>,
+        flags: impl FnOnce(&mut Config),
+    ) -> Result<Self, ConfigError> {
+        config::load(file, config::process_env, flags)
+    }
+
+    /// [`Layered::check`], callable without importing the trait.
     pub fn check(&self) -> Result<(), ConfigError> {
-        if self.insecure_dev_cookies && !self.listen.ip().is_loopback() {
-            return Err(ConfigError::InsecureCookiesOffLoopback(self.listen));
-        }
-        self.autoban.check().map_err(ConfigError::Invalid)?;
-        crate::pki::parse_networks(&self.virtual_networks).map_err(ConfigError::Invalid)?;
-        if self.network.is_some() != self.org.is_some() {
-            return Err(ConfigError::Invalid(
-                "the ledger needs both `network` (the network.json path) and `org` (e.g. Org1); \
-                 give both, or neither to run without a ledger"
-                    .into(),
-            ));
-        }
-        self.listeners.check().map_err(ConfigError::Invalid)?;
-        self.ledger_timeouts.check().map_err(ConfigError::Invalid)?;
-        if self.cert_validity_days == 0 || self.crl_sync_seconds == 0 {
-            return Err(ConfigError::Invalid(
-                "cert_validity_days and crl_sync_seconds must be at least 1".into(),
-            ));
-        }
-        Ok(())
+        Layered::check(self)
     }
 
     /// The PKI directory: configured, or `pki` inside the data directory.
@@ -252,7 +242,7 @@ impl Config {
         Ok(crate::pki::PkiSettings {
             dir: self.pki_path(),
             networks: crate::pki::parse_networks(&self.virtual_networks)
-                .map_err(ConfigError::Invalid)?,
+                .map_err(|e| ConfigError::invalid("virtual_networks", e))?,
             enrolment: vpn_pki::EnrolmentConfig {
                 leaf_validity: std::time::Duration::from_secs(self.cert_validity_days * 86_400),
                 server_names: self.validator_server_names.clone(),
@@ -294,123 +284,4 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn environment_overrides_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("centre.toml");
-        std::fs::write(
-            &file,
-            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/from/file\"\nlog_format = \"json\"\n",
-        )
-        .unwrap();
-
-        let only_file = Config::load(Some(&file), |_| None).unwrap();
-        assert_eq!(only_file.listen.port(), 9000);
-        assert_eq!(only_file.data_dir, PathBuf::from("/from/file"));
-        assert_eq!(only_file.log_format, LogFormat::Json);
-        assert_eq!(only_file.body_limit_bytes, DEFAULT_BODY_LIMIT);
-
-        let env = |k: &str| (k == ENV_DATA_DIR).then(|| "/from/env".to_string());
-        let overridden = Config::load(Some(&file), env).unwrap();
-        assert_eq!(overridden.data_dir, PathBuf::from("/from/env"));
-        assert_eq!(overridden.listen.port(), 9000);
-    }
-
-    #[test]
-    fn pki_autoban_and_hub_settings_come_from_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("centre.toml");
-        std::fs::write(
-            &file,
-            "mtls_listen = \"127.0.0.1:9443\"\nvirtual_networks = [\"10.9.0.0/24\"]\n\
-             [autoban]\nwarnings = 3\nvalidators = 3\nwindow_seconds = 10\n\
-             [wireguard]\nhub_endpoint = \"vpn.example:51820\"\n",
-        )
-        .unwrap();
-        let config = Config::load(Some(&file), |_| None).unwrap();
-        assert_eq!(config.mtls_listen.port(), 9443);
-        // Validators get their own names; the centre's stay its own.
-        assert_eq!(
-            config.pki_settings().unwrap().enrolment.server_names,
-            config.validator_server_names
-        );
-        assert!(config.autoban.enabled);
-        assert_eq!(
-            config.autoban.to_string(),
-            "auto-ban: 3 warnings from 3 validators within 10 s"
-        );
-        assert_eq!(
-            config.wireguard.hub_endpoint.as_deref(),
-            Some("vpn.example:51820")
-        );
-        let pki = config.pki_settings().unwrap();
-        assert_eq!(pki.networks.len(), 1);
-        assert_eq!(pki.dir, config.data_dir.join("pki"));
-        assert!(config.check().is_ok());
-
-        let bad = Config {
-            virtual_networks: vec!["10.9.0.0/33".into()],
-            ..Config::default()
-        };
-        assert!(matches!(bad.check(), Err(ConfigError::Invalid(_))));
-    }
-
-    #[test]
-    fn the_ledger_needs_network_and_org_together() {
-        let config = Config::default();
-        assert_eq!(config.ledger_settings(), None);
-        assert_eq!(config.identity, "admin");
-        let env = |k: &str| (k == ENV_NETWORK).then(|| "/run/network.json".to_string());
-        let half = Config::load(None, env).unwrap();
-        assert!(matches!(half.check(), Err(ConfigError::Invalid(m)) if m.contains("org")));
-        let env = |k: &str| match k {
-            ENV_NETWORK => Some("/run/network.json".to_string()),
-            ENV_ORG => Some("Org2".to_string()),
-            ENV_IDENTITY => Some("/msp/ops".to_string()),
-            _ => None,
-        };
-        let full = Config::load(None, env).unwrap();
-        assert!(full.check().is_ok());
-        let ledger = full.ledger_settings().unwrap();
-        assert_eq!(ledger.network, PathBuf::from("/run/network.json"));
-        assert_eq!(
-            (ledger.org.as_str(), ledger.identity.as_str()),
-            ("Org2", "/msp/ops")
-        );
-    }
-
-    #[test]
-    fn bad_values_are_reported() {
-        let env = |k: &str| (k == ENV_LISTEN).then(|| "localhost".to_string());
-        let err = Config::load(None, env).unwrap_err();
-        assert!(err.to_string().contains(ENV_LISTEN), "{err}");
-
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("centre.toml");
-        std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n").unwrap();
-        let err = Config::load(Some(&file), |_| None).unwrap_err();
-        assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
-    }
-
-    #[test]
-    fn plain_http_cookies_only_on_loopback() {
-        let mut config = Config {
-            insecure_dev_cookies: true,
-            ..Config::default()
-        };
-        assert!(config.check().is_ok());
-        config.listen = "0.0.0.0:7300".parse().unwrap();
-        assert!(matches!(
-            config.check(),
-            Err(ConfigError::InsecureCookiesOffLoopback(_))
-        ));
-        config.insecure_dev_cookies = false;
-        assert!(config.check().is_ok());
-        config.autoban.validators = 9;
-        assert!(matches!(config.check(), Err(ConfigError::Invalid(_))));
-        assert_eq!(config.operators_path(), config.data_dir.join("operators"));
-    }
-}
+mod tests;

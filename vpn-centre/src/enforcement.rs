@@ -6,20 +6,21 @@ use std::sync::Arc;
 use crate::autoban::{AutoBanPolicy, AutoBanTracker, proves_misbehaviour};
 use crate::ban::ban_and_revoke;
 use crate::pki::CentrePki;
-use crate::registry::{RegistryError, RegistryView};
-use crate::submitter::{PeerIdentity, Standing, counts_for_autoban, standing};
-use crate::warning::NewWarning;
+use crate::registry::{CentreRegistry, RegistryError};
+use crate::submitter::{Standing, counts_for_autoban, standing};
+use vpn_pki::CertIdentity;
+use warnings_api::NewWarning;
 
 /// Registry, PKI and auto-ban state shared by the validators' listener.
 pub struct Enforcement {
-    registry: Option<Arc<dyn RegistryView>>,
+    registry: Option<Arc<dyn CentreRegistry>>,
     pki: Option<Arc<CentrePki>>,
     autoban: AutoBanTracker,
 }
 
 impl Enforcement {
     pub fn new(
-        registry: Option<Arc<dyn RegistryView>>,
+        registry: Option<Arc<dyn CentreRegistry>>,
         pki: Option<Arc<CentrePki>>,
         policy: AutoBanPolicy,
     ) -> Self {
@@ -31,7 +32,7 @@ impl Enforcement {
     }
 
     /// What the registry says about the certificate holder.
-    pub async fn standing(&self, who: &PeerIdentity) -> Result<Standing, RegistryError> {
+    pub async fn standing(&self, who: &CertIdentity) -> Result<Standing, RegistryError> {
         standing(self.registry.as_deref(), who).await
     }
 

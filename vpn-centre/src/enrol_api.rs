@@ -37,13 +37,17 @@ pub struct EnrolState {
 }
 
 impl EnrolState {
+    /// The deployed allowance: [`ENROL_ATTEMPTS_PER_MINUTE`] per client address.
     pub fn new(pki: Arc<CentrePki>) -> Self {
+        Self::with_allowance(pki, ENROL_ATTEMPTS_PER_MINUTE)
+    }
+
+    /// `per_minute` attempts per client address: a harness enrolling many devices from one
+    /// address needs far more than one device does.
+    pub fn with_allowance(pki: Arc<CentrePki>, per_minute: usize) -> Self {
         Self {
             pki,
-            limiter: Arc::new(LoginLimiter::new(
-                ENROL_ATTEMPTS_PER_MINUTE,
-                Duration::from_secs(60),
-            )),
+            limiter: Arc::new(LoginLimiter::new(per_minute, Duration::from_secs(60))),
         }
     }
 }

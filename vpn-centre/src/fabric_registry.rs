@@ -9,17 +9,16 @@
 use std::net::IpAddr;
 
 use device_record::DeviceRecord;
-use device_registry::ContractError;
-use device_registry::contract::{DevicePage, HistoryEntry as ContractHistoryEntry};
+use device_record::contract::{DevicePage, HistoryEntry, not_registered};
 use fabric_client::{
     Contract, Deadlines, GatewayError, LedgerConnectError, LedgerSettings, TxValidationCode,
     connect,
 };
 use tonic::Code;
-use vpn_pki::{LedgerError, RegistryLedger};
+use vpn_pki::{EnrolmentLedger, LedgerError};
 
 use crate::ledger_bridge::ledger_error;
-use crate::registry::{HistoryEntry, RegistryError, RegistryFuture, RegistryView};
+use crate::registry::{CentreRegistry, RegistryError, RegistryFuture};
 
 /// Records per `ListDevices` call (the contract allows up to 1000).
 const PAGE_SIZE: u32 = 500;
@@ -93,11 +92,8 @@ fn parse_record(function: &str, bytes: &[u8]) -> Result<DeviceRecord, RegistryEr
 /// is `NotFound`, an unreachable or silent peer is `Unavailable`, a write lost to a concurrent
 /// one is `Conflict`, anything else the ledger refused.
 pub(crate) fn registry_error(e: &GatewayError, uuid: &str) -> RegistryError {
-    // Built from the contract's own error type, so the text cannot drift from what it sends.
-    let not_registered = ContractError::NotFound {
-        uuid: uuid.to_string(),
-    }
-    .to_string();
+    // Built by `device-record` for the contract and its clients, so the text cannot drift.
+    let not_registered = not_registered(uuid);
     match e {
         GatewayError::Connect { .. } | GatewayError::Timeout { .. } => {
             RegistryError::Unavailable(e.to_string())
@@ -129,23 +125,26 @@ pub(crate) fn registry_error(e: &GatewayError, uuid: &str) -> RegistryError {
 
 /// The device the contract names when it refuses `ip` as already assigned, if `e` is that refusal.
 fn taken_by(e: &GatewayError, ip: &str) -> Option<String> {
-    // The contract's own message around a marker, so the text cannot drift from what it sends.
-    let template = ContractError::VirtualIpTaken {
-        ip: ip.to_string(),
-        holder: "\u{1}".into(),
-    }
-    .to_string();
-    let (before, after) = template.split_once('\u{1}')?;
     let status = e.peer_status()?;
     std::iter::once(status.message.as_str())
         .chain(status.details.iter().map(|d| d.message.as_str()))
-        .find_map(|message| {
-            let rest = &message[message.find(before)? + before.len()..];
-            Some(rest[..rest.find(after)?].to_string())
-        })
+        .find_map(|message| holder_named(message, ip))
 }
 
-impl RegistryView for FabricRegistry {
+/// The holder in the contract's refusal "virtual IP {ip} is already assigned to device {holder};
+/// …" within `message`. Only the part up to the UUID is matched, so a change to the advice after
+/// it does not hide the refusal.
+fn holder_named(message: &str, ip: &str) -> Option<String> {
+    let marker = format!("virtual IP {ip} is already assigned to device ");
+    let rest = &message[message.find(&marker)? + marker.len()..];
+    let holder: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    (!holder.is_empty()).then_some(holder)
+}
+
+impl CentreRegistry for FabricRegistry {
     fn list(&self) -> RegistryFuture<'_, Vec<DeviceRecord>> {
         Box::pin(async move {
             let page_size = PAGE_SIZE.to_string();
@@ -182,20 +181,11 @@ impl RegistryView for FabricRegistry {
                 .evaluate("GetDeviceHistory", &[uuid.as_bytes()])
                 .await
                 .map_err(|e| registry_error(&e, uuid))?;
-            let entries: Vec<ContractHistoryEntry> =
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    RegistryError::Refused(format!(
-                        "GetDeviceHistory answered a malformed history ({e}); check the chaincode version"
-                    ))
-                })?;
-            Ok(entries
-                .into_iter()
-                .map(|e| HistoryEntry {
-                    tx_id: e.tx_id,
-                    timestamp: e.timestamp,
-                    record: e.record,
-                })
-                .collect())
+            serde_json::from_slice(&bytes).map_err(|e| {
+                RegistryError::Refused(format!(
+                    "GetDeviceHistory answered a malformed history ({e}); check the chaincode version"
+                ))
+            })
         })
     }
 
@@ -237,16 +227,36 @@ impl RegistryView for FabricRegistry {
     }
 }
 
-/// Enrolment's ledger steps straight on the ledger (the same calls as [`RegistryView`]).
-impl RegistryLedger for FabricRegistry {
+/// Enrolment's ledger steps straight on the ledger (the same calls as [`CentreRegistry`]).
+impl EnrolmentLedger for FabricRegistry {
     async fn get_device(&self, uuid: &str) -> Result<Option<DeviceRecord>, LedgerError> {
         self.read_device(uuid).await.map_err(ledger_error)
     }
 
     async fn set_virtual_ip(&self, uuid: &str, ip: IpAddr) -> Result<(), LedgerError> {
-        RegistryView::set_virtual_ip(self, uuid, ip)
+        CentreRegistry::set_virtual_ip(self, uuid, ip)
             .await
             .map(|_| ())
             .map_err(ledger_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holder_named;
+
+    #[test]
+    fn the_holder_is_read_from_the_contracts_refusal() {
+        let holder = "0b6f3c1e-4a5d-4e8f-9a0b-1c2d3e4f5a6b";
+        let message = format!(
+            "chaincode response 500, virtual IP 10.8.0.2 is already assigned to device {holder}; \
+             choose a free address"
+        );
+        assert_eq!(holder_named(&message, "10.8.0.2").as_deref(), Some(holder));
+        assert_eq!(holder_named(&message, "10.8.0.3"), None);
+        assert_eq!(
+            holder_named("device d1 is not registered", "10.8.0.2"),
+            None
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The warnings HTTP API: where a warning enters, is checked, and is handed to the store.
 //!
 //! With [`AppState::enforcement`] set (the validators' mutual-TLS listener), every call needs the
-//! [`PeerIdentity`] of a client certificate whose role allows it (validators submit, services
+//! [`CertIdentity`] of a client certificate whose role allows it (validators submit, services
 //! and operators read and delete; see [`crate::submitter`]), the submitter of a warning is that
 //! identity (a `submitter` in the body is overwritten), and stored warnings feed auto-ban. Without it the
 //! API is unauthenticated, for in-process use only; `vpn-centre serve` never exposes it so.
@@ -18,12 +18,16 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde::Deserialize;
 
+mod error;
+
 use crate::enforcement::Enforcement;
 use crate::metrics::Metrics;
-use crate::submitter::{PeerIdentity, Standing, may_manage, may_submit};
-use crate::warning::{NewWarning, Warning};
-use crate::warnings_store::{MAX_PAGE, StoreError, WarningFilter, WarningsStore};
+use crate::submitter::{Standing, may_manage, may_submit};
+use crate::warnings_store::{MAX_PAGE, StoreError, WarningsStore};
+use vpn_pki::CertIdentity;
+use warnings_api::{NewWarning, Warning, WarningFilter};
 
+pub use error::ApiError;
 pub use warnings_api::{CountBody, ErrorBody};
 
 /// Default largest request body, in bytes: a full batch of long warnings fits.
@@ -67,7 +71,7 @@ impl AppState {
 }
 
 /// The caller's certificate identity, as the TLS listener attached it.
-type Caller = Option<Extension<PeerIdentity>>;
+type Caller = Option<Extension<CertIdentity>>;
 
 /// Who is calling, and whether they may `act`; `Ok(None)` when the API is unauthenticated.
 async fn authorise(
@@ -75,7 +79,7 @@ async fn authorise(
     caller: &Caller,
     allowed: fn(Standing) -> bool,
     act: &str,
-) -> Result<Option<(PeerIdentity, Standing)>, ApiError> {
+) -> Result<Option<(CertIdentity, Standing)>, ApiError> {
     let Some(enforcement) = &state.enforcement else {
         return Ok(None);
     };
@@ -130,94 +134,6 @@ pub fn health_router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
-}
-
-/// A failed request: status plus the body that explains it.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    body: ErrorBody,
-}
-
-impl ApiError {
-    fn bad_field(
-        field: impl Into<String>,
-        index: Option<usize>,
-        problem: impl Into<String>,
-    ) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            body: ErrorBody {
-                error: problem.into(),
-                field: Some(field.into()),
-                index,
-            },
-        }
-    }
-
-    fn status(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            body: ErrorBody {
-                error: message.into(),
-                field: None,
-                index: None,
-            },
-        }
-    }
-
-    fn not_found(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            body: ErrorBody {
-                error: message.into(),
-                field: None,
-                index: None,
-            },
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(_) => Self::not_found(e.to_string()),
-            StoreError::BadLimit(_) => Self::bad_field("limit", None, e.to_string()),
-            StoreError::Open { .. } | StoreError::Sql { .. } => {
-                tracing::error!(error = %e, "warnings store failed");
-                Self {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    body: ErrorBody {
-                        error: format!("{e}; the operator should check the VPN Centre logs"),
-                        field: None,
-                        index: None,
-                    },
-                }
-            }
-        }
-    }
-}
-
-impl From<BytesRejection> for ApiError {
-    fn from(r: BytesRejection) -> Self {
-        Self {
-            status: r.status(),
-            body: ErrorBody {
-                error: format!(
-                    "{}; send at most the configured body limit, or split the batch",
-                    r.body_text()
-                ),
-                field: Some("body".into()),
-                index: None,
-            },
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
-    }
 }
 
 /// Runs a store call off the async workers (SQLite blocks).

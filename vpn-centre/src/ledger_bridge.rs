@@ -1,26 +1,26 @@
-//! The registry as the PKI's enrolment flow reads and writes it: [`RegistryView`] behind vpn-pki's `RegistryLedger`.
+//! The registry as the PKI's enrolment flow reads and writes it: [`CentreRegistry`] behind vpn-pki's `EnrolmentLedger`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use device_record::DeviceRecord;
-use vpn_pki::{LedgerError, RegistryLedger};
+use vpn_pki::{EnrolmentLedger, LedgerError};
 
-use crate::registry::{RegistryError, RegistryView};
+use crate::registry::{CentreRegistry, RegistryError};
 
 /// Hands enrolment's ledger steps to the centre's registry; with no registry configured every
 /// step fails as "unavailable", so nobody can enrol against a ledger the centre cannot see.
 #[derive(Clone, Default)]
 pub struct LedgerBridge {
-    registry: Option<Arc<dyn RegistryView>>,
+    registry: Option<Arc<dyn CentreRegistry>>,
 }
 
 impl LedgerBridge {
-    pub fn new(registry: Option<Arc<dyn RegistryView>>) -> Self {
+    pub fn new(registry: Option<Arc<dyn CentreRegistry>>) -> Self {
         Self { registry }
     }
 
-    fn registry(&self) -> Result<&Arc<dyn RegistryView>, LedgerError> {
+    fn registry(&self) -> Result<&Arc<dyn CentreRegistry>, LedgerError> {
         self.registry.as_ref().ok_or_else(|| {
             LedgerError::Unavailable("the VPN Centre has no ledger connection configured".into())
         })
@@ -40,7 +40,7 @@ pub(crate) fn ledger_error(e: RegistryError) -> LedgerError {
     }
 }
 
-impl RegistryLedger for LedgerBridge {
+impl EnrolmentLedger for LedgerBridge {
     async fn get_device(&self, uuid: &str) -> Result<Option<DeviceRecord>, LedgerError> {
         self.registry()?.get(uuid).await.map_err(ledger_error)
     }

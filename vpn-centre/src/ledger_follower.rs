@@ -26,7 +26,7 @@ use fabric_client::{
 use rcgen::RevocationReason;
 
 use crate::pki::CentrePki;
-use crate::registry::RegistryView;
+use crate::registry::CentreRegistry;
 
 /// The checkpoint file inside the data directory.
 pub const CHECKPOINT_FILE: &str = "ledger-events.checkpoint.json";
@@ -41,7 +41,7 @@ pub struct LedgerFollower {
     chaincode: String,
     checkpoint_path: PathBuf,
     pki: Arc<CentrePki>,
-    registry: Option<Arc<dyn RegistryView>>,
+    registry: Option<Arc<dyn CentreRegistry>>,
 }
 
 impl LedgerFollower {
@@ -51,7 +51,7 @@ impl LedgerFollower {
         settings: &LedgerSettings,
         data_dir: &Path,
         pki: Arc<CentrePki>,
-        registry: Option<Arc<dyn RegistryView>>,
+        registry: Option<Arc<dyn CentreRegistry>>,
     ) -> Result<Self, LedgerConnectError> {
         let connection = connect(settings)?;
         Ok(Self {

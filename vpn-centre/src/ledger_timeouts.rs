@@ -82,7 +82,7 @@ mod tests {
         std::fs::write(&file, "[ledger_timeouts]\nsubmit_seconds = 0\n").unwrap();
         let zero = Config::load(Some(&file), |_| None).unwrap();
         assert!(
-            matches!(zero.check(), Err(ConfigError::Invalid(m)) if m.contains("submit")),
+            matches!(zero.check(), Err(ConfigError::Invalid { key, detail }) if key == "ledger_timeouts" && detail.contains("submit")),
             "{:?}",
             zero.check()
         );

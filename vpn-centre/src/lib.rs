@@ -1,10 +1,11 @@
-//! VPN Centre library: warning wire types, their store, the HTTP API, the client validators use,
-//! the operators' dashboard with its login, enrolment and PKI, mutual TLS and auto-ban.
+//! VPN Centre library: the warnings store and HTTP API, the operators' dashboard with its login,
+//! enrolment and PKI, mutual TLS and auto-ban; [`start::run`] serves it all, as `vpn-centre serve`.
 
 pub mod app;
 pub mod auth;
 pub mod autoban;
 pub mod ban;
+pub mod cli;
 pub mod config;
 pub mod conn_slots;
 pub mod dashboard;
@@ -16,13 +17,16 @@ pub mod idle;
 pub mod ledger_bridge;
 pub mod ledger_follower;
 pub mod ledger_timeouts;
+pub mod listeners;
 pub mod metrics;
 pub mod pki;
 pub mod registry;
+pub mod start;
 pub mod submitter;
 pub mod tls_listener;
 pub mod warnings_retention;
 pub mod warnings_store;
+pub mod wiring;
 
 // The wire types and the client live in `warnings-api`; these keep the old paths working.
 /// HTTP client of the warnings API (now in [`warnings_api::client`]).

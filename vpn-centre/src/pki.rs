@@ -20,7 +20,7 @@ use vpn_pki::{
 };
 
 use crate::ledger_bridge::LedgerBridge;
-use crate::registry::RegistryView;
+use crate::registry::CentreRegistry;
 
 /// Common name of the centre's CA certificate.
 pub const CA_NAME: &str = "SF2C-BC VPN Centre CA";
@@ -108,7 +108,7 @@ impl CentrePki {
     /// Opens (creating on first use) the CA and database in `settings.dir`.
     pub async fn open(
         settings: &PkiSettings,
-        registry: Option<Arc<dyn RegistryView>>,
+        registry: Option<Arc<dyn CentreRegistry>>,
     ) -> Result<Self, PkiError> {
         std::fs::create_dir_all(&settings.dir).map_err(|source| PkiError::Dir {
             path: settings.dir.clone(),

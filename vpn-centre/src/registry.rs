@@ -8,21 +8,11 @@ use std::net::IpAddr;
 use std::pin::Pin;
 
 use device_record::DeviceRecord;
-use serde::{Deserialize, Serialize};
+use device_record::contract::HistoryEntry;
 
-/// A boxed future, so implementations can be held as `Arc<dyn RegistryView>`.
+/// A boxed future, so implementations can be held as `Arc<dyn CentreRegistry>`.
 pub type RegistryFuture<'a, T> =
     Pin<Box<dyn Future<Output = Result<T, RegistryError>> + Send + 'a>>;
-
-/// One past state of a device record, as the ledger's key history reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryEntry {
-    pub tx_id: String,
-    /// RFC 3339 UTC time of the transaction.
-    pub timestamp: String,
-    /// The record written by that transaction; `None` when it deleted the device.
-    pub record: Option<DeviceRecord>,
-}
 
 /// Why a registry call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,8 +31,9 @@ pub enum RegistryError {
     Conflict(String),
 }
 
-/// The registry as the dashboard, enrolment and auto-ban see it.
-pub trait RegistryView: Send + Sync {
+/// The registry as the centre uses it: the dashboard, enrolment, auto-ban and the callers'
+/// standing on the validators' listener.
+pub trait CentreRegistry: Send + Sync {
     /// Every device, ordered by UUID.
     fn list(&self) -> RegistryFuture<'_, Vec<DeviceRecord>>;
     /// One device, or `None` when it is not registered.
@@ -56,3 +47,7 @@ pub trait RegistryView: Send + Sync {
     /// Records the virtual IP assigned at enrolment; the ledger refuses one held by another device.
     fn set_virtual_ip<'a>(&'a self, uuid: &'a str, ip: IpAddr) -> RegistryFuture<'a, DeviceRecord>;
 }
+
+/// The old name of [`CentreRegistry`], kept until every crate uses the new one.
+#[doc(hidden)]
+pub use CentreRegistry as RegistryView;

@@ -1,27 +1,14 @@
 //! Who is calling the validators' listener: the identity and role in its client certificate, what
 //! the registry says about it, and the small predicates deciding what it may do.
 
+//!
+//! The caller is the [`CertIdentity`] (UUID and role) the TLS listener read from its verified
+//! client certificate.
+
 use device_record::NodeType;
-use rustls::pki_types::CertificateDer;
 use vpn_pki::{CertIdentity, Role};
 
-use crate::registry::{RegistryError, RegistryView};
-
-/// The UUID and role bound in a verified client certificate (SAN `urn:uuid:`, else the subject
-/// CN; the role is the subject OU the centre wrote, see [`vpn_pki::role`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerIdentity {
-    pub uuid: String,
-    pub role: Option<Role>,
-}
-
-impl PeerIdentity {
-    /// Reads the identity from a certificate the TLS layer has already verified.
-    pub fn from_cert(cert: &CertificateDer<'_>) -> Option<Self> {
-        let CertIdentity { uuid, role } = CertIdentity::from_der(cert.as_ref())?;
-        Some(Self { uuid, role })
-    }
-}
+use crate::registry::{CentreRegistry, RegistryError};
 
 /// What a caller may do with the warnings API, from its certificate's role and the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +28,8 @@ pub enum Standing {
 
 /// Decides the caller's standing; the registry is asked only about device roles.
 pub async fn standing(
-    registry: Option<&dyn RegistryView>,
-    who: &PeerIdentity,
+    registry: Option<&dyn CentreRegistry>,
+    who: &CertIdentity,
 ) -> Result<Standing, RegistryError> {
     let (wanted, granted) = match who.role {
         // Services are not on the ledger; their certificates are revoked by `vpn-centre revoke`.

@@ -5,7 +5,7 @@
 //! its client certificate is revoked.
 //!
 //! Every request carries `ConnectInfo<SocketAddr>` (for per-address limits) and, when the client
-//! presented a certificate, the [`PeerIdentity`] read from it. A client without an acceptable
+//! presented a certificate, the [`CertIdentity`] read from it. A client without an acceptable
 //! certificate never gets an HTTP answer: the handshake fails.
 
 use std::future::Future;
@@ -23,12 +23,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tower_service::Service as _;
-use vpn_pki::{CrlClientVerifier, MtlsError};
+use vpn_pki::{CertIdentity, CrlClientVerifier, MtlsError};
 
 use crate::conn_slots::{Admission, Slot, Slots};
 use crate::idle::{Activity, Watched};
 use crate::metrics::Metrics;
-use crate::submitter::PeerIdentity;
 
 /// A handshake slower than this is dropped by default, so idle sockets cannot pile up.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -289,7 +288,7 @@ async fn connection(
         () = slot.shed() => return,
     };
     let certificate = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
-    let identity = certificate.and_then(PeerIdentity::from_cert);
+    let identity = certificate.and_then(|c| CertIdentity::from_der(c.as_ref()));
     // Subscribed right after the handshake, so a CRL installed from now on is seen.
     let revoked: Pin<Box<dyn Future<Output = ()> + Send>> = match (&verifier, certificate) {
         (Some(v), Some(cert)) => Box::pin(v.until_revoked(cert.as_ref())),
@@ -307,7 +306,7 @@ async fn connection(
 async fn http<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     io: S,
     peer: SocketAddr,
-    identity: Option<PeerIdentity>,
+    identity: Option<CertIdentity>,
     app: Router,
     limits: ListenerLimits,
     activity: Arc<Activity>,
@@ -376,6 +375,8 @@ mod tests {
         assert!(err.to_string().contains(ENV_MAX_CONNECTIONS), "{err}");
         let env = |k: &str| (k == ENV_MAX_CONNECTIONS).then(|| "0".to_string());
         let zero = Config::load(None, env).unwrap();
-        assert!(matches!(zero.check(), Err(ConfigError::Invalid(_))));
+        assert!(
+            matches!(zero.check(), Err(ConfigError::Invalid { key, .. }) if key == "listeners")
+        );
     }
 }

@@ -87,8 +87,8 @@ pub fn spawn_pruner(store: Arc<WarningsStore>, every: Duration) -> tokio::task::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::warning::NewWarning;
     use crate::warnings_store::{WarningFilter, WarningsStore};
+    use warnings_api::NewWarning;
 
     const DAY_MS: u64 = 24 * 3600 * 1000;
 

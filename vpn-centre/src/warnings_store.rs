@@ -11,8 +11,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::warning::{NewWarning, Warning};
 use crate::warnings_retention::{RECEIVED_INDEX, Retention};
+use warnings_api::{NewWarning, Warning};
 
 pub use warnings_api::{WarningFilter, WarningPage};
 

@@ -4,7 +4,7 @@ mod common;
 
 use common::{DEVICE_A, DEVICE_B, InProcessServer, raw_request, sample};
 use vpn_centre::http::{DEFAULT_BODY_LIMIT, ErrorBody};
-use vpn_centre::{ClientError, WarningClient, WarningFilter};
+use warnings_api::{ClientError, WarningClient, WarningFilter};
 
 async fn server() -> (tempfile::TempDir, InProcessServer, WarningClient) {
     let dir = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@ use std::process::Command;
 use common::{
     BinaryServer, DEVICE_A, DEVICE_B, binary, issue_identity, sample, validator_identity,
 };
-use vpn_centre::{WarningClient, WarningFilter};
+use warnings_api::{WarningClient, WarningFilter};
 
 #[tokio::test]
 async fn warnings_survive_a_restart_on_the_same_data_dir() {
@@ -118,7 +118,7 @@ async fn cli_lists_and_deletes_warnings_of_a_running_centre() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<vpn_centre::Warning> = String::from_utf8(out.stdout)
+    let lines: Vec<warnings_api::Warning> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -247,7 +247,7 @@ async fn cli_revocation_reaches_a_running_centre_within_seconds() {
     let start = std::time::Instant::now();
     loop {
         match client.count(&WarningFilter::default()).await {
-            Err(vpn_centre::ClientError::Unreachable { .. }) => break,
+            Err(warnings_api::ClientError::Unreachable { .. }) => break,
             _ if start.elapsed() < std::time::Duration::from_secs(10) => {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await
             }

@@ -6,15 +6,15 @@ mod common;
 
 use std::sync::Arc;
 
-use cloud_sink::TelemetryRecord;
 use common::dashboard_server::{DashboardServer, OPERATOR, PASSWORD, state};
 use common::memory_registry::{MemoryRegistry, gateway};
 use common::{DEVICE_A, DEVICE_B, sample};
+use sink_api::TelemetryRecord;
 use test_support::browser::{
     ChromeDriver, assert_same_document, click, mark_document, screenshot, text_of, type_into,
     wait_text,
 };
-use vpn_centre::{WarningClient, WarningFilter};
+use warnings_api::{WarningClient, WarningFilter};
 
 /// A real cloud sink over SQLite in `dir`, with one accepted record; runs until the test ends.
 async fn sink_with_one_record(dir: &std::path::Path) -> String {
@@ -46,7 +46,7 @@ async fn sink_with_one_record(dir: &std::path::Path) -> String {
         data: serde_json::json!({"temperature_c": 21.5}),
         message: "eyJhbGciOiJFZERTQSJ9.eyJzZXEiOjF9.c2ln".into(),
     };
-    cloud_sink::SinkClient::new(&url)
+    sink_api::SinkClient::new(&url)
         .unwrap()
         .ingest(&[record])
         .await
@@ -61,7 +61,7 @@ async fn an_operator_watches_deletes_and_bans_in_chromium() {
     registry.register(gateway(DEVICE_A, 10));
     registry.register(gateway(DEVICE_B, 11));
     let sink_url = sink_with_one_record(dir.path()).await;
-    let sink = cloud_sink::SinkClient::new(&sink_url).unwrap();
+    let sink = sink_api::SinkClient::new(&sink_url).unwrap();
     // Plain HTTP on loopback: the explicit development cookie mode.
     let dashboard = state(dir.path(), false)
         .with_registry(registry.clone())

@@ -10,7 +10,7 @@ use common::dashboard_server::{
 };
 use common::memory_registry::{MemoryRegistry, gateway};
 use common::{DEVICE_A, DEVICE_B, sample};
-use vpn_centre::{WarningClient, WarningFilter};
+use warnings_api::{WarningClient, WarningFilter};
 
 const GET_ROUTES: &[&str] = &[
     "/dashboard",
@@ -205,7 +205,7 @@ async fn actions_without_a_session_or_its_token_are_refused_and_change_nothing()
 }
 
 async fn ban_directly(registry: &MemoryRegistry, uuid: &str) {
-    use vpn_centre::registry::RegistryView as _;
+    use vpn_centre::registry::CentreRegistry as _;
     registry.ban(uuid, "set up as banned").await.unwrap();
 }
 
@@ -331,7 +331,7 @@ async fn missing_ledger_and_unreachable_sink_are_said_plainly() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let sink = cloud_sink::SinkClient::new(&format!("http://{closed}")).unwrap();
+    let sink = sink_api::SinkClient::new(&format!("http://{closed}")).unwrap();
     let server = DashboardServer::start(state(dir.path(), false).with_sink(sink)).await;
     let (cookie, token) = session(server.addr).await;
 

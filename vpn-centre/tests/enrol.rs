@@ -8,9 +8,9 @@ use common::centre::{Centre, unenrolled};
 use common::dashboard_server::send;
 use device_record::NodeType;
 use vpn_centre::autoban::AutoBanPolicy;
-use vpn_centre::enrol_api::EnrolBody;
-use vpn_centre::registry::RegistryView;
-use vpn_centre::{ClientError, WarningClient};
+use vpn_centre::registry::CentreRegistry;
+use warnings_api::EnrolBody;
+use warnings_api::{ClientError, WarningClient};
 use x509_parser::prelude::{FromDer, GeneralName, parse_x509_certificate};
 use x509_parser::revocation_list::CertificateRevocationList;
 

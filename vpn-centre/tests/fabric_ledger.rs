@@ -21,11 +21,11 @@ use hyper::StatusCode;
 use test_support::fabric::{LiveNetwork, unique_uuid, unique_virtual_ip};
 use test_support::wait::until;
 use vpn_centre::autoban::AutoBanPolicy;
-use vpn_centre::enrol_api::EnrolBody;
 use vpn_centre::fabric_registry::FabricRegistry;
-use vpn_centre::registry::{RegistryError, RegistryView};
-use vpn_centre::{ClientError, TlsIdentity, WarningClient, WarningFilter};
-use vpn_pki::{Cidr, RegistryLedger};
+use vpn_centre::registry::{CentreRegistry, RegistryError};
+use vpn_pki::{Cidr, EnrolmentLedger};
+use warnings_api::EnrolBody;
+use warnings_api::{ClientError, TlsIdentity, WarningClient, WarningFilter};
 
 struct World {
     _dir: tempfile::TempDir,
@@ -177,7 +177,7 @@ async fn enrolment_writes_the_leased_virtual_ip_to_the_ledger_once_per_token() {
     let registry = w.centre.registry.as_ref();
     assert_eq!(registry.get(&gw).await.unwrap().as_ref(), Some(&record));
     assert_eq!(
-        RegistryLedger::get_device(registry, &gw)
+        EnrolmentLedger::get_device(registry, &gw)
             .await
             .unwrap()
             .as_ref(),

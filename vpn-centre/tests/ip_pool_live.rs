@@ -18,13 +18,13 @@ use device_record::{DeviceRecord, DeviceRequest, NodeType};
 use fabric_client::Contract;
 use test_support::fabric::{LiveNetwork, unique_uuid, unique_virtual_ip};
 use test_support::wait::until;
-use vpn_centre::WarningClient;
 use vpn_centre::autoban::AutoBanPolicy;
-use vpn_centre::enrol_api::EnrolBody;
 use vpn_centre::fabric_registry::FabricRegistry;
 use vpn_centre::ledger_follower::{CHECKPOINT_FILE, LedgerFollower};
-use vpn_centre::registry::RegistryView;
+use vpn_centre::registry::CentreRegistry;
 use vpn_pki::Cidr;
+use warnings_api::EnrolBody;
+use warnings_api::WarningClient;
 
 /// A random /64 under fd5f::/16 and its host address `n`.
 fn unique_pool() -> Cidr {
@@ -140,7 +140,7 @@ async fn the_follower_learns_addresses_from_the_listing_and_from_events() {
     let w = world().await;
     let before = w.register("Org1", &w.host(2).to_string()).await;
     let settings = w.net.settings("Org1", "admin");
-    let view: Arc<dyn RegistryView> = w.centre.registry.clone();
+    let view: Arc<dyn CentreRegistry> = w.centre.registry.clone();
     let follower = LedgerFollower::new(&settings, w.dir.path(), w.centre.pki.clone(), Some(view))
         .unwrap()
         .spawn();

@@ -15,7 +15,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use vpn_centre::{TlsIdentity, WarningClient};
+use warnings_api::{TlsIdentity, WarningClient};
 
 /// Connections each listener holds at once.
 const CAP: usize = 24;
@@ -77,7 +77,7 @@ async fn warnings_and_crl_fetches_get_through_an_idle_flood_past_the_cap() {
     let validator: TlsIdentity = validator_identity(dir.path());
     let ca_pem = validator.ca_pem.clone();
     let (operators, validators) = (addr_of(&centre.url), addr_of(&centre.mtls_url));
-    let server_auth = Arc::new(vpn_centre::tls_client::trust_only(&ca_pem).unwrap());
+    let server_auth = Arc::new(warnings_api::tls::trust_only(&ca_pem).unwrap());
     let mutual = Arc::new(
         vpn_pki::client_config(&validator.ca_pem, &validator.cert_pem, &validator.key_pem).unwrap(),
     );

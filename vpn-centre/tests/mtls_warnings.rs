@@ -10,8 +10,8 @@ use common::sample;
 use device_record::NodeType;
 use hyper::StatusCode;
 use vpn_centre::autoban::AutoBanPolicy;
-use vpn_centre::registry::RegistryView;
-use vpn_centre::{ClientError, TlsIdentity, WarningClient, WarningFilter};
+use vpn_centre::registry::CentreRegistry;
+use warnings_api::{ClientError, TlsIdentity, WarningClient, WarningFilter};
 
 const GW: &str = "3b0c8a52-6f1e-4d7a-9c2b-5e8f1a3d7c60";
 const V1: &str = "8e2f4c1a-9b3d-4e5f-a6c7-d8e9f0a1b2c3";

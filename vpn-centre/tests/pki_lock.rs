@@ -13,9 +13,9 @@ use common::centre::Centre;
 use fabric_client::{Deadlines, LedgerSettings};
 use test_support::fabric::{LiveNetwork, unique_uuid};
 use vpn_centre::autoban::AutoBanPolicy;
-use vpn_centre::enrol_api::EnrolBody;
 use vpn_centre::fabric_registry::FabricRegistry;
-use vpn_centre::{ClientError, WarningClient};
+use warnings_api::EnrolBody;
+use warnings_api::{ClientError, WarningClient};
 
 const DEADLINE: Duration = Duration::from_secs(3);
 const PROMPT: Duration = Duration::from_millis(500);

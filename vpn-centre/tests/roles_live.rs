@@ -16,8 +16,8 @@ use hyper::StatusCode;
 use test_support::fabric::{LiveNetwork, unique_uuid, unique_virtual_ip};
 use vpn_centre::autoban::AutoBanPolicy;
 use vpn_centre::fabric_registry::FabricRegistry;
-use vpn_centre::{ClientError, TlsIdentity, WarningClient, WarningFilter};
 use vpn_pki::Role;
+use warnings_api::{ClientError, TlsIdentity, WarningClient, WarningFilter};
 
 struct World {
     dir: tempfile::TempDir,

@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 
 use crate::ca::{CaError, CertRole, CertificateAuthority, IssuedCert, LeafKey, LeafRequest};
 use crate::ip_pool::{IpLease, IpPool, PoolError, Reservation};
-use crate::ledger::{LedgerError, RegistryLedger};
+use crate::ledger::{EnrolmentLedger, LedgerError};
 use crate::revocation::{RevocationError, Revocations};
 use crate::role::Role;
 use crate::tokens::{EnrolmentToken, TokenError, Tokens};
@@ -123,7 +123,7 @@ pub(crate) fn normalise(uuid: &str) -> Result<String, EnrolError> {
     })
 }
 
-impl<L: RegistryLedger> Enroller<L> {
+impl<L: EnrolmentLedger> Enroller<L> {
     /// `db` must come from [`crate::open_database`].
     pub fn new(
         ca: CertificateAuthority,

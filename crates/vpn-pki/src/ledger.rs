@@ -1,4 +1,4 @@
-//! What the PKI needs from the device registry on the ledger: the `RegistryLedger` trait and its errors.
+//! What the PKI needs from the device registry on the ledger: the `EnrolmentLedger` trait and its errors.
 //!
 //! The Fabric-backed implementation (evaluate `GetDevice`; submit `SetVirtualIp` as a registry
 //! administrator, whose refusal of a taken address becomes [`LedgerError::IpTaken`]) lives with
@@ -24,8 +24,8 @@ pub enum LedgerError {
     Conflict(String),
 }
 
-/// Reads a device record and writes its virtual IP.
-pub trait RegistryLedger: Send + Sync {
+/// The registry as enrolment uses it: reads a device record and writes its virtual IP.
+pub trait EnrolmentLedger: Send + Sync {
     fn get_device(
         &self,
         uuid: &str,

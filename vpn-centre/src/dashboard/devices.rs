@@ -7,12 +7,13 @@ use axum::extract::{Extension, Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use device_record::DeviceRecord;
+use device_record::contract::HistoryEntry;
 use serde::Deserialize;
 
 use super::DashboardState;
 use super::html::{Nav, Viewer, error_page, esc, page as frame, query_value};
 use crate::auth::Operator;
-use crate::registry::{HistoryEntry, RegistryError, RegistryView};
+use crate::registry::{CentreRegistry, RegistryError};
 
 /// Longest ban reason, in bytes; it is written to the ledger.
 pub const MAX_REASON_LEN: usize = 256;
@@ -48,7 +49,7 @@ fn not_connected(op: &Operator) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, shown(op, "Devices", &body)).into_response()
 }
 
-fn registry(state: &DashboardState) -> Option<&Arc<dyn RegistryView>> {
+fn registry(state: &DashboardState) -> Option<&Arc<dyn CentreRegistry>> {
     state.registry.as_ref()
 }
 

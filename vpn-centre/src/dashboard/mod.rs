@@ -20,11 +20,11 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{Redirect, Response};
 use axum::routing::{delete, get, post};
-use cloud_sink::SinkClient;
+use sink_api::SinkClient;
 
 use crate::auth::{LoginLimiter, Operators, SessionConfig, SessionStore, require_operator};
 use crate::pki::CentrePki;
-use crate::registry::RegistryView;
+use crate::registry::CentreRegistry;
 use crate::warnings_store::WarningsStore;
 use rate::RequestRate;
 
@@ -40,7 +40,7 @@ pub struct DashboardState {
     pub operators: Operators,
     pub limiter: Arc<LoginLimiter>,
     /// The ledger's device registry; `None` until a Fabric connection is configured.
-    pub registry: Option<Arc<dyn RegistryView>>,
+    pub registry: Option<Arc<dyn CentreRegistry>>,
     /// The cloud sink's query API; `None` when no sink URL is configured.
     pub sink: Option<SinkClient>,
     pub rate: Arc<RequestRate>,
@@ -68,7 +68,7 @@ impl DashboardState {
         self
     }
 
-    pub fn with_registry(mut self, registry: Arc<dyn RegistryView>) -> Self {
+    pub fn with_registry(mut self, registry: Arc<dyn CentreRegistry>) -> Self {
         self.registry = Some(registry);
         self
     }

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Extension, State};
 use axum::response::{Html, IntoResponse, Response};
-use cloud_sink::{CountsResponse, SinkClient, TelemetryQuery, TelemetryRecord};
+use sink_api::{CountsResponse, SinkClient, TelemetryQuery, TelemetryRecord};
 
 use super::DashboardState;
 use super::html::{Nav, Viewer, esc, page as frame, utc_time};

@@ -1,7 +1,8 @@
-//! The whole centre in-process: operators' listener on plain HTTP (the loopback development
-//! mode), validators' listener on mutual TLS, over real SQLite files and a real CA, with the
+//! The whole centre in-process, wired by the library as `vpn-centre serve` wires it: operators'
+//! listener on plain HTTP (the loopback development mode), validators' listener on mutual TLS,
+//! over real SQLite files and a real CA, with the
 //! `MemoryRegistry` test double standing in for the ledger (or, with [`Centre::start_on`], any
-//! registry, such as `FabricRegistry` on the live Fabric network). Tasks are aborted on drop.
+//! registry, such as `FabricRegistry` on the live Fabric network). It stops when dropped.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,14 +10,11 @@ use std::sync::Arc;
 
 use device_record::{DeviceRecord, NodeType};
 use vpn_centre::autoban::AutoBanPolicy;
-use vpn_centre::enforcement::Enforcement;
-use vpn_centre::enrol_api::EnrolBody;
-use vpn_centre::http::{AppState, DEFAULT_BODY_LIMIT};
-use vpn_centre::metrics::Metrics;
+use vpn_centre::listeners::{ListenerSetup, Listening};
 use vpn_centre::pki::{CentrePki, PkiSettings};
-use vpn_centre::registry::RegistryView;
-use vpn_centre::tls_listener::serve_mtls;
-use vpn_centre::{TlsIdentity, WarningClient};
+use vpn_centre::registry::CentreRegistry;
+use vpn_centre::wiring::Wiring;
+use warnings_api::{EnrolBody, TlsIdentity, WarningClient};
 
 use super::dashboard_server::state;
 use super::memory_registry::{MemoryRegistry, gateway};
@@ -27,15 +25,8 @@ pub struct Centre<R = MemoryRegistry> {
     pub url: String,
     pub addr: SocketAddr,
     pub mtls_url: String,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl<R> Drop for Centre<R> {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
+    /// Both listeners; they stop when the centre is dropped.
+    _listening: Listening,
 }
 
 /// A registry record of `node_type` that has not enrolled yet (no virtual IP).
@@ -47,7 +38,7 @@ pub fn unenrolled(uuid: &str, node_type: NodeType) -> DeviceRecord {
     }
 }
 
-pub async fn pki_in(dir: &Path, registry: Option<Arc<dyn RegistryView>>) -> CentrePki {
+pub async fn pki_in(dir: &Path, registry: Option<Arc<dyn CentreRegistry>>) -> CentrePki {
     let networks = vec![
         "10.8.0.0/24".parse().unwrap(),
         "fd00:8::/64".parse().unwrap(),
@@ -58,7 +49,7 @@ pub async fn pki_in(dir: &Path, registry: Option<Arc<dyn RegistryView>>) -> Cent
 /// The PKI leasing virtual IPs from `networks`.
 pub async fn pki_leasing(
     dir: &Path,
-    registry: Option<Arc<dyn RegistryView>>,
+    registry: Option<Arc<dyn CentreRegistry>>,
     networks: Vec<vpn_pki::Cidr>,
 ) -> CentrePki {
     let settings = PkiSettings {
@@ -81,10 +72,10 @@ impl Centre {
     }
 }
 
-impl<R: RegistryView + 'static> Centre<R> {
+impl<R: CentreRegistry + 'static> Centre<R> {
     /// The centre with `registry` as its ledger.
     pub async fn start_on(dir: &Path, policy: AutoBanPolicy, registry: Arc<R>) -> Self {
-        let view: Arc<dyn RegistryView> = registry.clone();
+        let view: Arc<dyn CentreRegistry> = registry.clone();
         let pki = Arc::new(pki_in(dir, Some(view)).await);
         Self::start_with(dir, policy, registry, pki).await
     }
@@ -97,7 +88,7 @@ impl<R: RegistryView + 'static> Centre<R> {
         registry: Arc<R>,
         networks: Vec<vpn_pki::Cidr>,
     ) -> Self {
-        let view: Arc<dyn RegistryView> = registry.clone();
+        let view: Arc<dyn CentreRegistry> = registry.clone();
         let pki = Arc::new(pki_leasing(dir, Some(view), networks).await);
         Self::start_with(dir, policy, registry, pki).await
     }
@@ -111,48 +102,17 @@ impl<R: RegistryView + 'static> Centre<R> {
         let dashboard = state(dir, false)
             .with_registry(registry.clone())
             .with_pki(pki.clone());
-        let enforcement = Arc::new(Enforcement::new(
-            Some(registry.clone()),
-            Some(pki.clone()),
-            policy,
-        ));
-        let warnings = AppState::authenticated(
-            dashboard.store.clone(),
-            Arc::new(Metrics::default()),
-            enforcement,
-        );
-        let operator = vpn_centre::app::operator_router(dashboard, warnings.clone())
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let validators = vpn_centre::app::validator_router(warnings, DEFAULT_BODY_LIMIT);
-        let own = pki
-            .issue_service("vpn-centre", &["127.0.0.1".into()])
+        let routers = Wiring::new(dashboard, policy).routers();
+        let listening = Listening::start_owned(&ListenerSetup::loopback(), &pki, routers)
             .await
             .unwrap();
-        let tls = vpn_pki::server_config(&own.cert_pem, &own.key_pem, pki.verifier()).unwrap();
-
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mtls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mtls_addr = mtls_listener.local_addr().unwrap();
-        let tasks = vec![
-            tokio::spawn(async move {
-                axum::serve(listener, operator).await.unwrap();
-            }),
-            tokio::spawn(serve_mtls(
-                mtls_listener,
-                Arc::new(tls),
-                pki.verifier(),
-                validators,
-                std::future::pending(),
-            )),
-        ];
         Self {
             registry,
             pki,
-            url: format!("http://{addr}"),
-            addr,
-            mtls_url: format!("https://{mtls_addr}"),
-            tasks,
+            url: listening.operator_url(),
+            addr: listening.operator_addr,
+            mtls_url: listening.mtls_url(),
+            _listening: listening,
         }
     }
 

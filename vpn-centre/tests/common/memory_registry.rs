@@ -8,8 +8,9 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use device_record::contract::HistoryEntry;
 use device_record::{DeviceRecord, KeyAlgorithm, NodeType};
-use vpn_centre::registry::{HistoryEntry, RegistryError, RegistryFuture, RegistryView};
+use vpn_centre::registry::{CentreRegistry, RegistryError, RegistryFuture};
 
 #[derive(Default)]
 pub struct MemoryRegistry {
@@ -61,6 +62,7 @@ impl MemoryRegistry {
             vec![HistoryEntry {
                 tx_id,
                 timestamp,
+                is_delete: false,
                 record: Some(record),
             }],
         );
@@ -91,6 +93,7 @@ impl MemoryRegistry {
             history.push(HistoryEntry {
                 tx_id,
                 timestamp,
+                is_delete: false,
                 record: Some(record.clone()),
             });
         }
@@ -98,7 +101,7 @@ impl MemoryRegistry {
     }
 }
 
-impl RegistryView for MemoryRegistry {
+impl CentreRegistry for MemoryRegistry {
     fn list(&self) -> RegistryFuture<'_, Vec<DeviceRecord>> {
         Box::pin(async move {
             let map = self.devices.lock().unwrap();

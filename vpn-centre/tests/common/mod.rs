@@ -12,9 +12,9 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use vpn_centre::NewWarning;
 use vpn_centre::http::{AppState, router};
 use vpn_centre::warnings_store::WarningsStore;
+use warnings_api::NewWarning;
 
 pub const DEVICE_A: &str = "6f1c2a8e-3b4d-4c5e-8f9a-0b1c2d3e4f50";
 pub const DEVICE_B: &str = "0d9e8f7a-6b5c-4d3e-9f1a-2b3c4d5e6f70";
@@ -74,7 +74,7 @@ pub struct BinaryServer {
 }
 
 /// A service certificate issued by the binary's `cert issue-service` into `data_dir`'s PKI.
-pub fn issue_identity(data_dir: &Path, name: &str) -> (String, vpn_centre::TlsIdentity) {
+pub fn issue_identity(data_dir: &Path, name: &str) -> (String, warnings_api::TlsIdentity) {
     let out = data_dir.join(format!("identity-{name}"));
     let run = Command::new(binary())
         .args(["cert", "issue-service", name, "--out"])
@@ -91,7 +91,7 @@ pub fn issue_identity(data_dir: &Path, name: &str) -> (String, vpn_centre::TlsId
     );
     let uuid = String::from_utf8(run.stdout).unwrap().trim().to_string();
     let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
-    let identity = vpn_centre::TlsIdentity {
+    let identity = warnings_api::TlsIdentity {
         ca_pem: read("ca.pem"),
         cert_pem: read("cert.pem"),
         key_pem: read("key.pem"),
@@ -102,7 +102,7 @@ pub fn issue_identity(data_dir: &Path, name: &str) -> (String, vpn_centre::TlsId
 /// A validator's certificate (role `validator`, as enrolment writes it for a device registered as
 /// a Validator) from the CA in `data_dir`'s PKI: the binary runs without a ledger here, so no
 /// device can enrol.
-pub fn validator_identity(data_dir: &Path) -> vpn_centre::TlsIdentity {
+pub fn validator_identity(data_dir: &Path) -> warnings_api::TlsIdentity {
     let ca = vpn_pki::CertificateAuthority::load(&data_dir.join("pki")).unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
     let now = vpn_centre::pki::now_secs();
@@ -120,7 +120,7 @@ pub fn validator_identity(data_dir: &Path) -> vpn_centre::TlsIdentity {
             vpn_pki::Role::Validator,
         )
         .unwrap();
-    vpn_centre::TlsIdentity {
+    warnings_api::TlsIdentity {
         ca_pem: ca.cert_pem().to_string(),
         cert_pem: cert.pem,
         key_pem: key.serialize_pem(),
@@ -225,7 +225,7 @@ pub async fn raw_request(addr: SocketAddr, method: &str, path: &str, body: &[u8]
 /// `GET /v1/pki/crl` on a centre's operators' listener (`https://`, trusting `ca_pem`); the DER body.
 pub async fn fetch_crl(url: &str, ca_pem: &str) -> Result<Vec<u8>, String> {
     use http_body_util::BodyExt as _;
-    let config = std::sync::Arc::new(vpn_centre::tls_client::trust_only(ca_pem)?);
+    let config = std::sync::Arc::new(warnings_api::tls::trust_only(ca_pem)?);
     let uri: hyper::Uri = format!("{url}/v1/pki/crl")
         .parse()
         .map_err(|e| format!("bad URL {url}: {e}"))?;
@@ -234,7 +234,7 @@ pub async fn fetch_crl(url: &str, ca_pem: &str) -> Result<Vec<u8>, String> {
         .header(hyper::header::HOST, host)
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .map_err(|e| e.to_string())?;
-    let response = vpn_centre::tls_client::send(&uri, config, request).await?;
+    let response = warnings_api::tls::send(&uri, config, request).await?;
     if !response.status().is_success() {
         return Err(format!("GET /v1/pki/crl answered {}", response.status()));
     }

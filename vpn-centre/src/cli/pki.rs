@@ -1,4 +1,4 @@
-//! The binary's PKI commands: tokens, device enrolment (client side), service certificates,
+//! The PKI commands: tokens, device enrolment (client side), service certificates,
 //! revocation and WireGuard export. All but `enrol` work on the data directory's PKI database,
 //! which a running centre shares (SQLite WAL).
 
@@ -8,11 +8,12 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use rcgen::RevocationReason;
-use vpn_centre::config::Config;
-use vpn_centre::enrol_api::EnrolBody;
-use vpn_centre::pki::CentrePki;
-use vpn_centre::{TlsIdentity, WarningClient};
+use runtime::config::flag;
 use vpn_pki::HubPeer;
+use warnings_api::{EnrolBody, TlsIdentity, WarningClient};
+
+use crate::config::Config;
+use crate::pki::CentrePki;
 
 /// Where the PKI is: the same settings `serve` reads.
 #[derive(Args)]
@@ -27,12 +28,10 @@ pub struct PkiArgs {
 
 impl PkiArgs {
     fn settings(&self) -> anyhow::Result<Config> {
-        let mut settings = Config::load(self.config.as_deref(), |k| std::env::var(k).ok())?;
-        if let Some(d) = &self.data_dir {
-            settings.data_dir = d.clone();
-        }
-        settings.check()?;
-        Ok(settings)
+        let data_dir = self.data_dir.clone();
+        Ok(Config::load_checked(self.config.as_deref(), |s| {
+            flag(&mut s.data_dir, data_dir)
+        })?)
     }
 
     async fn open(&self) -> anyhow::Result<(Config, CentrePki)> {
@@ -180,7 +179,7 @@ fn key_fields(pem: &str, path: &Path) -> anyhow::Result<(Option<String>, Option<
 }
 
 pub async fn enrol(args: EnrolArgs) -> anyhow::Result<()> {
-    let token = crate::token_input::enrol_token(args.token_file.as_deref(), args.token.as_deref())?;
+    let token = super::token_input::enrol_token(args.token_file.as_deref(), args.token.as_deref())?;
     let pem = read(&args.key_pem, "key")?;
     if pem.contains("PRIVATE KEY-----") {
         vpn_pki::ensure_private(&args.key_pem)?;
