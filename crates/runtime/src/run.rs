@@ -93,8 +93,21 @@ fn report(error: &anyhow::Error) -> (u8, String) {
         .chain()
         .find_map(|e| e.downcast_ref::<Exit>())
         .map_or(1, Exit::code);
-    let line = format!("error: {error:#}").replace('\n', " ");
-    (code, line)
+    // Many errors already end with their source's text; print each part once.
+    let mut line = String::from("error: ");
+    let mut previous = String::new();
+    for (i, cause) in error.chain().enumerate() {
+        let text = cause.to_string();
+        if i > 0 && previous.ends_with(&text) {
+            continue;
+        }
+        if i > 0 {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+        previous = text;
+    }
+    (code, line.replace('\n', " "))
 }
 
 #[cfg(test)]
@@ -103,6 +116,20 @@ mod tests {
     use crate::test_signals;
     use anyhow::Context;
     use std::sync::mpsc;
+
+    #[test]
+    fn a_source_already_in_its_errors_text_is_printed_once() {
+        let error = anyhow::Error::new(crate::ConfigError::Read {
+            path: "/x.toml".into(),
+            source: std::io::Error::other("no such file"),
+        })
+        .context("cannot start");
+        let (_, line) = report(&error);
+        assert_eq!(
+            line,
+            "error: cannot start: cannot read config file /x.toml: no such file"
+        );
+    }
 
     #[test]
     fn errors_become_one_line_and_status_one_unless_exit_says_otherwise() {

@@ -31,11 +31,6 @@ pub fn channel() -> (ShutdownTrigger, Shutdown) {
 }
 
 impl Shutdown {
-    /// A connected trigger and listener; the same as [`channel`].
-    pub fn new() -> (ShutdownTrigger, Shutdown) {
-        channel()
-    }
-
     /// Whether shutdown has been asked for.
     pub fn is_triggered(&self) -> bool {
         *self.rx.borrow()
@@ -238,7 +233,7 @@ mod tests {
 
     #[test]
     fn dropping_the_trigger_stops_every_listener() {
-        let (trigger, shutdown) = Shutdown::new();
+        let (trigger, shutdown) = channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
