@@ -25,12 +25,6 @@ use crate::error::ContractError;
 use crate::ledger::Ledger;
 use crate::members::Members;
 
-// The read answers are wire types clients parse, so they live in `device-record`; these keep
-// the old paths working.
-pub use device_record::contract::{
-    DeviceFilter, DevicePage, DevicePolicy, HistoryEntry, MAX_PAGE_SIZE,
-};
-
 /// Names `invoke` understands.
 pub const FUNCTIONS: &[&str] = &[
     "RegisterDevice",

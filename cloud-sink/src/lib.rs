@@ -18,23 +18,5 @@ pub mod store;
 pub mod tls;
 pub mod validate;
 
-// The wire types and the client live in `sink-api`; these keep the old paths working.
-/// Wire types of the sink's HTTP API (now in [`sink_api::wire`]).
-pub mod api {
-    pub use sink_api::wire::*;
-}
-/// The sink's HTTP(S) client (now in [`sink_api::client`]).
-pub mod client {
-    pub use sink_api::client::*;
-}
-/// The client's transport (now in [`sink_api::connector`]).
-pub mod connector {
-    pub use sink_api::connector::*;
-}
-
-pub use api::{
-    CountsResponse, DeviceCount, IngestRequest, IngestResponse, TelemetryQuery, TelemetryRecord,
-};
-pub use client::{SinkClient, SinkError};
 pub use run::run;
 pub use store::{Database, Store, StoreError};

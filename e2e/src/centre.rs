@@ -16,7 +16,6 @@ use tokio::task::JoinHandle;
 use vpn_centre::auth::{Operators, SessionConfig};
 use vpn_centre::autoban::AutoBanPolicy;
 use vpn_centre::dashboard::DashboardState;
-use vpn_centre::enrol_api::EnrolBody;
 use vpn_centre::fabric_registry::FabricRegistry;
 use vpn_centre::ledger_follower::LedgerFollower;
 use vpn_centre::listeners::{ListenerSetup, Listening};
@@ -24,8 +23,8 @@ use vpn_centre::pki::{CentrePki, PkiSettings};
 use vpn_centre::registry::CentreRegistry;
 use vpn_centre::warnings_store::WarningsStore;
 use vpn_centre::wiring::Wiring;
-use vpn_centre::{TlsIdentity, Warning, WarningClient, WarningFilter};
 use vpn_pki::Cidr;
+use warnings_api::{ClientError, EnrolBody, TlsIdentity, Warning, WarningClient, WarningFilter};
 
 use crate::device::{Device, Enrolled};
 use crate::ledger::Ledger;
@@ -232,7 +231,7 @@ impl Centre {
             WarningClient::with_mtls(&self.mtls_url, &identity).expect("mutual-TLS client");
         matches!(
             client.count(&WarningFilter::default()).await,
-            Err(vpn_centre::ClientError::Unreachable { .. })
+            Err(ClientError::Unreachable { .. })
         )
     }
 }

@@ -10,7 +10,7 @@ use cloud_sink::http::{App, Limits};
 use cloud_sink::server::Server;
 use cloud_sink::sqlite::SqliteStore;
 use cloud_sink::tls::{SinkTls, TlsSettings};
-use cloud_sink::{SinkClient, TelemetryQuery, TelemetryRecord};
+use sink_api::{SinkClient, TelemetryQuery, TelemetryRecord};
 use tokio::task::JoinHandle;
 
 use crate::centre::Centre;

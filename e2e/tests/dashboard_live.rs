@@ -12,8 +12,8 @@ use e2e::chain::Chain;
 use e2e::gateway::{self, HeldConnection, Outcome};
 use fog_validator::code;
 use test_support::browser::{
-    ChromeDriver, assert_same_document, click, mark_document, screenshot, text_of, type_into,
-    wait_text,
+    ChromeDriver, assert_same_document, click, log_in, mark_document, screenshot, text_of,
+    type_into, wait_text,
 };
 use test_support::wait::until;
 use vpn_centre::autoban::AutoBanPolicy;
@@ -27,23 +27,7 @@ async fn an_operator_sees_an_impersonation_live_and_bans_a_gateway_the_validator
     let profile = tempfile::tempdir().unwrap();
     let browser = driver.session(profile.path()).await;
 
-    // Log in.
-    browser
-        .goto(&format!("{base}/dashboard/warnings"))
-        .await
-        .unwrap();
-    assert!(
-        browser
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .ends_with("/login")
-    );
-    type_into(&browser, "input[name=username]", OPERATOR).await;
-    type_into(&browser, "input[name=password]", PASSWORD).await;
-    click(&browser, "form.login button").await;
-    wait_text(&browser, "h1", 15, |t| t == "Warnings").await;
+    log_in(&browser, base, OPERATOR, PASSWORD).await;
     mark_document(&browser).await;
 
     // An impersonation attempt at the validator: its warning appears without a reload.

@@ -18,7 +18,7 @@ use device_record::NodeType;
 use disk_queue::DiskQueue;
 use edge_gateway::signer::QueuedMessage;
 use signed_message::Algorithm;
-use test_doubles::{StaticRegistrySource, TestDevice};
+use test_doubles::{StaticRegistryFeed, TestDevice};
 use vpn_pki::CertRole;
 
 /// Readings queued while the validator is unreachable, then read after the restart.
@@ -137,7 +137,7 @@ async fn a_gateway_restarted_with_a_queue_delivers_each_message_once_through_the
     let pki = CentrePki::start(dir.path()).await;
     let sink = SqliteSink::start(&dir.path().join("sink.db")).await;
     let device = TestDevice::new(Algorithm::ES256, NodeType::Gateway);
-    let source = Arc::new(StaticRegistrySource::new(vec![device.record.clone()]));
+    let source = Arc::new(StaticRegistryFeed::new(vec![device.record.clone()]));
     // The validator's address is fixed before it runs, so the gateway's config names it.
     let validator_addr = free_addr();
     let files = GatewayFiles::new(&dir.path().join("gateway"), &pki, &device, validator_addr);
@@ -224,7 +224,7 @@ async fn a_banned_gateway_stops_at_the_first_1003_keeping_its_queue_while_an_hon
     let honest = TestDevice::new(Algorithm::ES256, NodeType::Gateway);
     let banned = TestDevice::new(Algorithm::ES256, NodeType::Gateway);
     let banned_record = banned.with_record(|r| r.banned = true);
-    let source = Arc::new(StaticRegistrySource::new(vec![
+    let source = Arc::new(StaticRegistryFeed::new(vec![
         honest.record.clone(),
         banned_record,
     ]));

@@ -27,7 +27,7 @@ pub const ENROL_BODY_LIMIT: usize = 64 * 1024;
 pub const ENROL_ATTEMPTS_PER_MINUTE: usize = 10;
 
 // The bodies are the API's wire types, shared with the devices that call it.
-pub use warnings_api::{EnrolAnswer, EnrolBody, VirtualIp};
+use warnings_api::{EnrolAnswer, EnrolBody, VirtualIp};
 
 /// Everything the enrolment routes share.
 #[derive(Clone)]

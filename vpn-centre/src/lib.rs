@@ -28,21 +28,5 @@ pub mod warnings_retention;
 pub mod warnings_store;
 pub mod wiring;
 
-// The wire types and the client live in `warnings-api`; these keep the old paths working.
-/// HTTP client of the warnings API (now in [`warnings_api::client`]).
-pub mod client {
-    pub use warnings_api::client::*;
-}
-/// One HTTPS request over a fresh rustls connection (now in [`warnings_api::tls`]).
-pub mod tls_client {
-    pub use warnings_api::tls::*;
-}
-/// Warning wire types and their rules (now in [`warnings_api::warning`]).
-pub mod warning {
-    pub use warnings_api::warning::*;
-}
-
-pub use client::{ClientError, TlsIdentity, WarningClient};
-pub use warning::{NewWarning, Warning};
 pub use warnings_retention::Retention;
-pub use warnings_store::{WarningFilter, WarningPage, WarningsStore};
+pub use warnings_store::WarningsStore;

@@ -125,7 +125,7 @@ impl Listening {
         pki: &CentrePki,
         routers: Routers,
     ) -> anyhow::Result<Self> {
-        let (stop, shutdown) = Shutdown::new();
+        let (stop, shutdown) = runtime::shutdown::channel();
         let mut listening = Self::start(setup, pki, routers, shutdown).await?;
         listening._stop = Some(stop);
         Ok(listening)

@@ -47,7 +47,3 @@ pub trait CentreRegistry: Send + Sync {
     /// Records the virtual IP assigned at enrolment; the ledger refuses one held by another device.
     fn set_virtual_ip<'a>(&'a self, uuid: &'a str, ip: IpAddr) -> RegistryFuture<'a, DeviceRecord>;
 }
-
-/// The old name of [`CentreRegistry`], kept until every crate uses the new one.
-#[doc(hidden)]
-pub use CentreRegistry as RegistryView;

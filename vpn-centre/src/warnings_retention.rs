@@ -87,8 +87,9 @@ pub fn spawn_pruner(store: Arc<WarningsStore>, every: Duration) -> tokio::task::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::warnings_store::{WarningFilter, WarningsStore};
+    use crate::warnings_store::WarningsStore;
     use warnings_api::NewWarning;
+    use warnings_api::WarningFilter;
 
     const DAY_MS: u64 = 24 * 3600 * 1000;
 

@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::warnings_retention::{RECEIVED_INDEX, Retention};
 use warnings_api::{NewWarning, Warning};
 
-pub use warnings_api::{WarningFilter, WarningPage};
+use warnings_api::{WarningFilter, WarningPage};
 
 /// Default aggregation window: refusals of one kind within a minute of a row's first share it.
 pub const DEFAULT_AGGREGATE_WINDOW_MS: u64 = 60_000;

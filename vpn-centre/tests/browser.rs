@@ -11,8 +11,8 @@ use common::memory_registry::{MemoryRegistry, gateway};
 use common::{DEVICE_A, DEVICE_B, sample};
 use sink_api::TelemetryRecord;
 use test_support::browser::{
-    ChromeDriver, assert_same_document, click, mark_document, screenshot, text_of, type_into,
-    wait_text,
+    ChromeDriver, assert_same_document, click, mark_document, open_login, screenshot, submit_login,
+    text_of, type_into, wait_text,
 };
 use warnings_api::{WarningClient, WarningFilter};
 
@@ -73,24 +73,9 @@ async fn an_operator_watches_deletes_and_bans_in_chromium() {
     let profile = tempfile::tempdir().unwrap();
     let browser = driver.session(profile.path()).await;
 
-    // Log in.
-    browser
-        .goto(&format!("{base}/dashboard/warnings"))
-        .await
-        .unwrap();
-    assert!(
-        browser
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .ends_with("/login")
-    );
+    open_login(&browser, &base).await;
     screenshot(&browser, "login.png").await;
-    type_into(&browser, "input[name=username]", OPERATOR).await;
-    type_into(&browser, "input[name=password]", PASSWORD).await;
-    click(&browser, "form.login button").await;
-    wait_text(&browser, "h1", 15, |t| t == "Warnings").await;
+    submit_login(&browser, OPERATOR, PASSWORD).await;
 
     // A validator reports a warning; it appears without a reload.
     mark_document(&browser).await;

@@ -11,8 +11,8 @@ pub mod memory_ledger;
 pub mod peer_double;
 #[cfg(feature = "pki-ledger")]
 pub mod pki_ledger;
-#[cfg(feature = "registry-source")]
-pub mod static_registry_source;
+#[cfg(feature = "registry-feed")]
+pub mod static_registry_feed;
 #[cfg(feature = "test-device")]
 pub mod test_device;
 
@@ -21,8 +21,8 @@ pub use memory_ledger::{CommittedEvent, MemoryLedger, MemoryTx};
 #[cfg(feature = "chaincode-peer")]
 pub use peer_double::PeerDouble;
 #[cfg(feature = "pki-ledger")]
-pub use pki_ledger::MemoryRegistryLedger;
-#[cfg(feature = "registry-source")]
-pub use static_registry_source::{StaticRegistryFeed, StaticRegistrySource};
+pub use pki_ledger::MemoryEnrolmentLedger;
+#[cfg(feature = "registry-feed")]
+pub use static_registry_feed::StaticRegistryFeed;
 #[cfg(feature = "test-device")]
 pub use test_device::TestDevice;

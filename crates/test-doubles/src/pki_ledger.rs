@@ -1,8 +1,8 @@
-//! `MemoryRegistryLedger`: vpn-pki's `RegistryLedger` (the device registry on the ledger) in memory, for enrolment tests that need the ledger to refuse or fail a write on cue and a record edited directly; a shared real ledger cannot fail one test's write.
+//! `MemoryEnrolmentLedger`: vpn-pki's `EnrolmentLedger` (the device registry on the ledger) in memory, for enrolment tests that need the ledger to refuse or fail a write on cue and a record edited directly; a shared real ledger cannot fail one test's write.
 //!
 //! With it crates/vpn-pki/tests check the PKI's own rules over real SQLite: the IP recorded on
 //! the ledger, refusals, and that a failed ledger write leaves no certificate, lease or token use
-//! behind. The Fabric-backed `RegistryLedger` (vpn-centre's `FabricRegistry`) is tested against
+//! behind. The Fabric-backed `EnrolmentLedger` (vpn-centre's `FabricRegistry`) is tested against
 //! the live network in vpn-centre/tests/fabric_ledger.rs.
 
 use std::collections::HashMap;
@@ -11,18 +11,18 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use device_record::DeviceRecord;
-use vpn_pki::{LedgerError, RegistryLedger};
+use vpn_pki::{EnrolmentLedger, LedgerError};
 
 /// In-process test double of the Fabric ledger: a map of records that, like the chaincode,
 /// refuses a virtual IP already held by another device. Writes can be made to fail to test
 /// that a failed enrolment leaves nothing behind.
 #[derive(Debug, Default)]
-pub struct MemoryRegistryLedger {
+pub struct MemoryEnrolmentLedger {
     records: Mutex<HashMap<String, DeviceRecord>>,
     fail_writes: AtomicBool,
 }
 
-impl MemoryRegistryLedger {
+impl MemoryEnrolmentLedger {
     pub fn new() -> Self {
         Self::default()
     }
@@ -55,7 +55,7 @@ impl MemoryRegistryLedger {
     }
 }
 
-impl RegistryLedger for MemoryRegistryLedger {
+impl EnrolmentLedger for MemoryEnrolmentLedger {
     async fn get_device(&self, uuid: &str) -> Result<Option<DeviceRecord>, LedgerError> {
         Ok(self.get(uuid))
     }

@@ -15,9 +15,6 @@ use tokio::sync::mpsc;
 
 use fog_validator::registry::feed::{BoxFuture, EventStream, FeedError, RegistryFeed};
 
-/// The former name, until the edge gateway's tests use [`StaticRegistryFeed`].
-pub type StaticRegistrySource = StaticRegistryFeed;
-
 #[derive(Default)]
 struct State {
     records: HashMap<String, DeviceRecord>,

@@ -3,7 +3,7 @@
 //! The Fabric-backed implementation (evaluate `GetDevice`; submit `SetVirtualIp` as a registry
 //! administrator, whose refusal of a taken address becomes [`LedgerError::IpTaken`]) lives with
 //! the VPN Centre's Fabric client; the in-memory one the PKI's tests use is
-//! `MemoryRegistryLedger` in the test-only `test-doubles` crate.
+//! `MemoryEnrolmentLedger` in the test-only `test-doubles` crate.
 
 use std::future::Future;
 use std::net::IpAddr;

@@ -27,9 +27,6 @@ pub use enrol::{EnrolError, EnrolRequest, Enrolled, Enroller, EnrolmentConfig};
 pub use ip_pool::{IpLease, IpPool, PoolError, Reservation};
 // The one key-file rule, shared with the edge gateway (which does not depend on the PKI).
 pub use key_file::{KeyFileError, ensure_private, read_private_key, write_private_key};
-/// The old name of [`EnrolmentLedger`], kept until the test doubles use the new one.
-#[doc(hidden)]
-pub use ledger::EnrolmentLedger as RegistryLedger;
 pub use ledger::{EnrolmentLedger, LedgerError};
 pub use ledger_ips::LedgerIps;
 pub use mtls::{CrlClientVerifier, MtlsError, certificate_serial, client_config, server_config};

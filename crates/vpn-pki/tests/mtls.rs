@@ -12,7 +12,7 @@ use common::{enroller, now, register_and_enrol, uuid};
 use device_record::NodeType;
 use rcgen::RevocationReason;
 use rustls::pki_types::ServerName;
-use test_doubles::MemoryRegistryLedger;
+use test_doubles::MemoryEnrolmentLedger;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -56,9 +56,9 @@ async fn start_tls_server(config: rustls::ServerConfig) -> (SocketAddr, TaskGuar
 }
 
 /// The centre's CRL endpoint, as the VPN Centre would serve it.
-async fn start_crl_server(e: Arc<Enroller<MemoryRegistryLedger>>) -> (String, TaskGuard) {
+async fn start_crl_server(e: Arc<Enroller<MemoryEnrolmentLedger>>) -> (String, TaskGuard) {
     async fn crl(
-        State(e): State<Arc<Enroller<MemoryRegistryLedger>>>,
+        State(e): State<Arc<Enroller<MemoryEnrolmentLedger>>>,
     ) -> Result<Vec<u8>, StatusCode> {
         e.crl_der(now())
             .await
@@ -91,7 +91,7 @@ async fn admitted(addr: SocketAddr, config: rustls::ClientConfig) -> bool {
 }
 
 struct Setup {
-    enroller: Arc<Enroller<MemoryRegistryLedger>>,
+    enroller: Arc<Enroller<MemoryEnrolmentLedger>>,
     verifier: Arc<CrlClientVerifier>,
     crl_url: String,
     tls_addr: SocketAddr,

@@ -1,6 +1,6 @@
 //! The real message path behind a gateway, in this process on 127.0.0.1: the VPN Centre's CA with
 //! its signed CRL served over HTTP, the fog validator library with mutual TLS, and the cloud sink on
-//! SQLite. Only the registry is a test double (`StaticRegistrySource`): there is no Fabric here.
+//! SQLite. Only the registry is a test double (`StaticRegistryFeed`): there is no Fabric here.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use cloud_sink::server::Server;
 use cloud_sink::sqlite::SqliteStore;
 use fog_validator::RunningValidator;
 use sink_api::{SinkClient, TelemetryQuery, TelemetryRecord};
-use test_doubles::StaticRegistrySource;
+use test_doubles::StaticRegistryFeed;
 use test_support::pki::{CrlServer, issue_as, write_files};
 use vpn_pki::{CertRole, CertificateAuthority};
 
@@ -104,7 +104,7 @@ pub async fn start_validator(
     dir: &Path,
     listen: SocketAddr,
     sink_url: &str,
-    source: Arc<StaticRegistrySource>,
+    source: Arc<StaticRegistryFeed>,
 ) -> RunningValidator {
     let (tls_cert, tls_key) = pki.issue_files(
         dir,

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use super::DashboardState;
 use super::html::{Nav, Viewer, error_page, esc, page as frame, query_value, utc_time};
 use crate::auth::Operator;
-use crate::warnings_store::{StoreError, WarningFilter, WarningsStore};
-use warnings_api::Warning;
+use crate::warnings_store::{StoreError, WarningsStore};
+use warnings_api::{Warning, WarningFilter};
 
 /// Most rows the page shows; older warnings stay reachable through the API's paging.
 pub const PAGE_ROWS: u32 = 200;

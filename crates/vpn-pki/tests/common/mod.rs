@@ -1,4 +1,4 @@
-//! Shared setup for the integration tests: an enroller over a real SQLite file and `MemoryRegistryLedger` (test-doubles) as the ledger.
+//! Shared setup for the integration tests: an enroller over a real SQLite file and `MemoryEnrolmentLedger` (test-doubles) as the ledger.
 
 #![allow(dead_code)]
 
@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use device_record::{DeviceRecord, KeyAlgorithm, NodeType};
-use test_doubles::MemoryRegistryLedger;
+use test_doubles::MemoryEnrolmentLedger;
 use vpn_pki::{
     CertificateAuthority, Cidr, EnrolRequest, Enrolled, Enroller, EnrolmentConfig, IpPool, LeafKey,
     open_database,
@@ -44,7 +44,7 @@ pub fn record(uuid: &str, node_type: NodeType) -> DeviceRecord {
     }
 }
 
-pub fn enroller(dir: &Path, networks: &[&str]) -> Enroller<MemoryRegistryLedger> {
+pub fn enroller(dir: &Path, networks: &[&str]) -> Enroller<MemoryEnrolmentLedger> {
     let ca = CertificateAuthority::load_or_create(
         &dir.join("ca"),
         "SF2C-BC Test VPN CA",
@@ -59,14 +59,14 @@ pub fn enroller(dir: &Path, networks: &[&str]) -> Enroller<MemoryRegistryLedger>
         ca,
         pool,
         db,
-        MemoryRegistryLedger::new(),
+        MemoryEnrolmentLedger::new(),
         EnrolmentConfig::default(),
     )
 }
 
 /// Registers `uuid` on the ledger double, issues a token and enrols a fresh key; returns the key PEM too.
 pub async fn register_and_enrol(
-    e: &Enroller<MemoryRegistryLedger>,
+    e: &Enroller<MemoryEnrolmentLedger>,
     uuid: &str,
     node_type: NodeType,
 ) -> (Enrolled, String) {
