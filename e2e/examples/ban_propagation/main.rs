@@ -4,8 +4,8 @@
 //! `SF2C_NETWORK=…/network.json cargo run --release -p e2e --example ban_propagation -- --bans 20`
 //!
 //! In this process: the VPN Centre (ledger follower, CRL), the cloud sink and two fog validators,
-//! all as deployed (mutual TLS, CRL refresh 500 ms), and `--bans + --honest` enrolled gateways
-//! sending signed readings to both validators. Each banned gateway is banned by Org1's admin,
+//! all as deployed (mutual TLS, CRL refresh 250 ms by default), and `--bans + --honest` enrolled
+//! gateways sending signed readings to both validators. Each banned gateway is banned by Org1's admin,
 //! alternately through our Gateway client and the `sf2c-registry` CLI; from the moment the
 //! submitter is told the ban committed, it times (a) the first 1003 answer to its live traffic at
 //! each validator, (b) the first refused new TLS handshake at each validator and at the sink and
