@@ -7,7 +7,7 @@ use device_record::contract::DevicePolicy;
 use device_registry::Creator;
 use device_registry::access::require_admin;
 use fabric_client::{Contract, GatewayError, SubmitOptions, TxValidationCode};
-use peer_cli::{PeerCli, text};
+use peer_cli::{PeerCli, RegistryQueries, text};
 use serde_json::json;
 use test_support::fabric::{LiveNetwork, unique_uuid, unique_virtual_ip};
 
@@ -59,7 +59,7 @@ fn assert_names_all(text: &str, uuid: &str) {
 async fn org2s_admin_cannot_change_org1s_device_with_the_peer_cli() {
     let net = LiveNetwork::get();
     let org1 = net.contract("Org1", "admin").await;
-    let attacker = PeerCli::new("Org2", "admin");
+    let attacker = PeerCli::new(&net, "Org2", "admin");
     let uuid = org1_device(&org1).await;
     let before = get(&org1, &uuid).await;
     let (key, ip) = (p256_pem(), unique_virtual_ip());
@@ -104,7 +104,7 @@ async fn org2s_admin_cannot_change_org1s_device_with_the_gateway_client() {
 async fn any_member_bans_and_the_owner_or_the_banner_unbans() {
     let net = LiveNetwork::get();
     let org1 = net.contract("Org1", "admin").await;
-    let org2_cli = PeerCli::new("Org2", "admin");
+    let org2_cli = PeerCli::new(&net, "Org2", "admin");
 
     // Org2 bans Org1's device with the peer CLI; the record names Org2; Org1, the owner, lifts it.
     let a = org1_device(&org1).await;
@@ -146,7 +146,7 @@ async fn endorsements_from_org2s_peer_alone_fail_validation_and_change_nothing()
 
     // Org2's peer endorses a ban (any member may ban), but the device's key-level policy also
     // needs Org1's peer: the orderer accepts the transaction, validation rejects it.
-    let attacker = PeerCli::new("Org2", "admin");
+    let attacker = PeerCli::new(&net, "Org2", "admin");
     let out = attacker.invoke_endorsed_by(&["Org2"], &["BanDevice", &uuid, "alone"]);
     assert!(
         !out.status.success(),

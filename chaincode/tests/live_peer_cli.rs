@@ -3,9 +3,9 @@
 mod peer_cli;
 
 use device_record::{DeviceRecord, normalise_virtual_ip};
-use peer_cli::{PeerCli, text};
+use peer_cli::{PeerCli, RegistryQueries, text};
 use serde_json::{Value, json};
-use test_support::fabric::{unique_uuid, unique_virtual_ip};
+use test_support::fabric::{LiveNetwork, unique_uuid, unique_virtual_ip};
 
 const NOT_ADMIN: &str = "may not change the device registry";
 
@@ -25,7 +25,8 @@ fn request(uuid: &str, ip: &str, key: &str, area: &str) -> String {
 
 #[tokio::test]
 async fn an_admin_runs_every_function_through_the_peer_cli() {
-    let admin = PeerCli::new("Org1", "admin");
+    let net = LiveNetwork::get();
+    let admin = PeerCli::new(&net, "Org1", "admin");
     let (uuid, ip, key) = (unique_uuid(), unique_virtual_ip(), p256_pem());
     assert_eq!(admin.query_ok(&["DeviceExists", &uuid]), "false");
 
@@ -40,7 +41,7 @@ async fn an_admin_runs_every_function_through_the_peer_cli() {
     );
     assert_eq!(admin.query_ok(&["DeviceExists", &uuid]), "true");
     // Our Gateway client, as a member of the other organisation, reads the same record.
-    let reader = admin.net.contract("Org2", "client").await;
+    let reader = net.contract("Org2", "client").await;
     let read = reader
         .evaluate("GetDevice", &[uuid.as_str()])
         .await
@@ -115,8 +116,9 @@ async fn an_admin_runs_every_function_through_the_peer_cli() {
 
 #[tokio::test]
 async fn a_client_identity_is_refused_on_writes_but_may_read() {
-    let admin = PeerCli::new("Org1", "admin");
-    let client = PeerCli::new("Org2", "client");
+    let net = LiveNetwork::get();
+    let admin = PeerCli::new(&net, "Org1", "admin");
+    let client = PeerCli::new(&net, "Org2", "client");
     let (uuid, ip) = (unique_uuid(), unique_virtual_ip());
     admin.invoke_ok(&["RegisterDevice", &request(&uuid, &ip, &p256_pem(), "east")]);
     let before = client.device(&uuid);

@@ -7,10 +7,10 @@ use std::process::Stdio;
 use std::time::Instant;
 
 use fabric_client::Contract;
+use test_support::fabric::PeerCli;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use crate::ledger::{Ledger, WRITER_ORG};
-use crate::peer_cli::PeerCli;
 
 /// How a ban reaches the ledger; each acts as Org1's admin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +98,9 @@ impl Banner {
             }
             BanPath::RegistryCli => self.ban_with_cli(uuid, reason).await,
             BanPath::PeerCli => {
-                self.peer.invoke(&["BanDevice", uuid, reason]).await;
+                self.peer
+                    .invoke_ok_async(&["BanDevice", uuid, reason])
+                    .await;
                 Instant::now()
             }
         }

@@ -1,9 +1,10 @@
 //! The whole chain assembled: the live ledger, the VPN Centre on it, the cloud sink, devices
 //! registered as the Org1 admin and enrolled over HTTP, and fog validators started from their
 //! enrolled files. The impostor is a registered gateway with its own certificate that signs with
-//! a key which is not its registered one.
+//! a key which is not its registered one. [`CentreAndSink`] is the same without devices, for
+//! tests that enrol their own.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use device_record::NodeType;
 use fog_validator::RunningValidator;
@@ -35,6 +36,38 @@ impl Fog {
     pub fn lookups(&self) -> u64 {
         let metrics = &self.running.validator.metrics;
         metrics.lookups.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The live ledger, the VPN Centre on it (default auto-ban policy) and the cloud sink, with no
+/// devices enrolled yet; their files under `dir`.
+pub struct CentreAndSink {
+    // Stopped in this order, the files last, as a test's own locals would be.
+    pub sink: TlsSink,
+    pub centre: Centre,
+    pub ledger: Ledger,
+    pub dir: tempfile::TempDir,
+}
+
+impl CentreAndSink {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let ledger = Ledger::connect().await;
+        let policy = AutoBanPolicy::default();
+        let centre = Centre::start(&root.join("centre"), &ledger.centre_settings(), policy).await;
+        let sink = TlsSink::start(root, &centre).await;
+        Self {
+            sink,
+            centre,
+            ledger,
+            dir,
+        }
+    }
+
+    /// The folder every part's files (and the test's devices) go under.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
     }
 }
 

@@ -10,7 +10,8 @@
 //!
 //! Around them: live gateway traffic (`traffic`), raw connections held open and probed
 //! (`tls_probe`), and bans made without the centre by our Gateway client, `sf2c-registry` and
-//! Fabric's `peer` CLI (`bans`, `peer_cli`), for the enforcement tests and the ban benchmark.
+//! Fabric's `peer` CLI (`bans`, with `test_support::fabric::PeerCli`), for the enforcement tests
+//! and the ban benchmark.
 //!
 //! Setup failures panic with what failed: this crate is test scaffolding and is never published.
 
@@ -20,7 +21,6 @@ pub mod chain;
 pub mod device;
 pub mod gateway;
 pub mod ledger;
-pub mod peer_cli;
 pub mod sink;
 pub mod tls_probe;
 pub mod traffic;

@@ -6,14 +6,10 @@
 use std::time::{Duration, Instant};
 
 use device_record::NodeType;
-use e2e::centre::Centre;
-use e2e::chain::Fog;
-use e2e::ledger::Ledger;
-use e2e::peer_cli::PeerCli;
-use e2e::sink::TlsSink;
+use e2e::chain::{CentreAndSink, Fog};
 use e2e::tls_probe::{closed_within, open, until_tls_refused};
 use e2e::traffic::Traffic;
-use vpn_centre::autoban::AutoBanPolicy;
+use test_support::fabric::PeerCli;
 
 const LIMIT: Duration = Duration::from_secs(5);
 
@@ -31,20 +27,16 @@ async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ban_by_the_peer_cli_closes_and_refuses_the_gateway_at_a_validator_and_the_sink() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let ledger = Ledger::connect().await;
-    let policy = AutoBanPolicy::default();
-    let centre = Centre::start(&root.join("centre"), &ledger.centre_settings(), policy).await;
-    let sink = TlsSink::start(root, &centre).await;
-    let fog_device = centre.new_device(root, &ledger, NodeType::Validator).await;
-    let running = e2e::validator::start(root, &fog_device, &centre, &sink.url, &ledger).await;
+    let parts = CentreAndSink::start().await;
+    let (root, ledger, centre, sink) = (parts.root(), &parts.ledger, &parts.centre, &parts.sink);
+    let fog_device = centre.new_device(root, ledger, NodeType::Validator).await;
+    let running = e2e::validator::start(root, &fog_device, centre, &sink.url, ledger).await;
     let fog = Fog {
         device: fog_device,
         running,
     };
-    let gw = centre.new_device(root, &ledger, NodeType::Gateway).await;
-    let bystander = centre.new_device(root, &ledger, NodeType::Gateway).await;
+    let gw = centre.new_device(root, ledger, NodeType::Gateway).await;
+    let bystander = centre.new_device(root, ledger, NodeType::Gateway).await;
 
     let traffic = Traffic::start(&gw, &[fog.running.addr], Duration::from_millis(20));
     assert!(
@@ -65,7 +57,7 @@ async fn a_ban_by_the_peer_cli_closes_and_refuses_the_gateway_at_a_validator_and
     ];
 
     PeerCli::new(&ledger.net, "Org1", "admin")
-        .invoke(&["BanDevice", &gw.uuid, "banned with the peer CLI"])
+        .invoke_ok_async(&["BanDevice", &gw.uuid, "banned with the peer CLI"])
         .await;
     let confirmed = Instant::now();
     let record = ledger.device_when(&gw.uuid, |r| r.banned).await;

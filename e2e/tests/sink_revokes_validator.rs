@@ -6,13 +6,10 @@
 use std::time::{Duration, Instant};
 
 use device_record::NodeType;
-use e2e::centre::Centre;
+use e2e::chain::CentreAndSink;
 use e2e::device::Device;
-use e2e::ledger::Ledger;
-use e2e::sink::TlsSink;
 use e2e::tls_probe::{Stream, closed_within, exchange, open, until_tls_refused};
 use serde_json::json;
-use vpn_centre::autoban::AutoBanPolicy;
 
 /// `POST /v1/ingest` of one record about `device` on the held connection, as `validator` would
 /// forward it; the answer's status line.
@@ -40,16 +37,12 @@ async fn ingest(stream: &mut Stream, validator: &Device, device: &str) -> String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sink_drops_a_validator_banned_on_the_ledger() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let ledger = Ledger::connect().await;
-    let policy = AutoBanPolicy::default();
-    let centre = Centre::start(&root.join("centre"), &ledger.centre_settings(), policy).await;
-    let sink = TlsSink::start(root, &centre).await;
-    let banned = centre.new_device(root, &ledger, NodeType::Validator).await;
-    let other = centre.new_device(root, &ledger, NodeType::Validator).await;
+    let parts = CentreAndSink::start().await;
+    let (root, ledger, centre, sink) = (parts.root(), &parts.ledger, &parts.centre, &parts.sink);
+    let banned = centre.new_device(root, ledger, NodeType::Validator).await;
+    let other = centre.new_device(root, ledger, NodeType::Validator).await;
     let reader = centre
-        .new_device(root, &ledger, NodeType::Administrator)
+        .new_device(root, ledger, NodeType::Administrator)
         .await;
 
     // Both validators' connections are admitted for ingest, and what they send is stored.

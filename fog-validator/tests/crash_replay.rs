@@ -7,14 +7,12 @@ mod support;
 
 use std::time::Duration;
 
-use device_record::{DeviceRequest, NodeType};
 use fog_validator::validator::now_ms;
-use signed_message::Algorithm;
 use support::child::{ChildConfig, ValidatorProcess};
+use support::ledger::registered_gateway;
 use support::ops::plain_get;
 use support::*;
-use test_doubles::TestDevice;
-use test_support::fabric::{LiveNetwork, unique_virtual_ip};
+use test_support::fabric::LiveNetwork;
 use test_support::wait::until;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,18 +20,7 @@ async fn messages_answered_accepted_stay_used_after_a_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let net = LiveNetwork::get();
     let admin = net.contract("Org1", "admin").await;
-    let gateway = TestDevice::new(Algorithm::ES256, NodeType::Gateway);
-    let request = DeviceRequest {
-        uuid: gateway.uuid.clone(),
-        node_type: NodeType::Gateway,
-        virtual_ip: unique_virtual_ip(),
-        public_key: gateway.record.public_key.clone(),
-        labels: Default::default(),
-    };
-    admin
-        .submit("RegisterDevice", &[serde_json::to_vec(&request).unwrap()])
-        .await
-        .unwrap();
+    let gateway = registered_gateway(&admin).await;
     let pki = Pki::start(dir.path()).await;
     let sink = Sink::start(&dir.path().join("sink.db"), 0).await;
     let data = dir.path().join("validator");

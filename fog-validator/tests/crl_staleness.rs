@@ -8,9 +8,6 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cloud_sink::http::{App, Limits};
-use cloud_sink::server::Server;
-use cloud_sink::tls::{SinkTls, TlsSettings};
 use device_record::NodeType;
 use fog_validator::validator::now_ms;
 use signed_message::Algorithm;
@@ -26,33 +23,9 @@ async fn tls_sink(
     pki: &Pki,
     dir: &std::path::Path,
 ) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
-    let (cert, key) = pki.service_files(dir, "sink");
-    let tls = SinkTls::start(&TlsSettings {
-        cert,
-        key,
-        client_ca: pki.ca_file.clone(),
-        crl_url: pki.crl_url.clone(),
-        crl_refresh: REFRESH,
-    })
-    .await
-    .unwrap();
+    let tls = sink_tls(pki, dir, REFRESH).await;
     tls.verifier().set_max_age(MAX_AGE);
-    let server = Server::bind_tls("127.0.0.1:0".parse().unwrap(), tls)
-        .await
-        .unwrap();
-    let addr = server.local_addr();
-    let store = cloud_sink::sqlite::SqliteStore::open(dir.join("sink.db").to_str().unwrap())
-        .await
-        .unwrap();
-    let app = Arc::new(App {
-        store,
-        limits: Limits::default(),
-        metrics: Default::default(),
-    });
-    let task = tokio::spawn(async move {
-        let _ = server.serve(app, std::future::pending()).await;
-    });
-    (addr, task)
+    serve_tls_sink(tls, &dir.join("sink.db")).await
 }
 
 /// A client presenting a service certificate of `pki` (the sink admits any certificate to /healthz).

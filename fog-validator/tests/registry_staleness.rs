@@ -7,16 +7,14 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use device_record::{DeviceRequest, NodeType};
 use fog_validator::code;
 use fog_validator::validator::now_ms;
-use signed_message::Algorithm;
 use support::child::{ChildConfig, ValidatorProcess, network_via, peer_addr};
+use support::ledger::registered_gateway;
 use support::ops::{healthz, healthz_until, plain_get};
 use support::proxy::TcpProxy;
 use support::*;
-use test_doubles::TestDevice;
-use test_support::fabric::{LiveNetwork, unique_virtual_ip};
+use test_support::fabric::LiveNetwork;
 use test_support::wait::until;
 use warnings_api::WarningFilter;
 
@@ -28,18 +26,7 @@ async fn cut_off_from_its_peer_the_validator_turns_stale_refuses_1009_and_recove
     let dir = tempfile::tempdir().unwrap();
     let net = LiveNetwork::get();
     let admin = net.contract("Org1", "admin").await;
-    let gateway = TestDevice::new(Algorithm::ES256, NodeType::Gateway);
-    let request = DeviceRequest {
-        uuid: gateway.uuid.clone(),
-        node_type: NodeType::Gateway,
-        virtual_ip: unique_virtual_ip(),
-        public_key: gateway.record.public_key.clone(),
-        labels: Default::default(),
-    };
-    admin
-        .submit("RegisterDevice", &[serde_json::to_vec(&request).unwrap()])
-        .await
-        .unwrap();
+    let gateway = registered_gateway(&admin).await;
 
     let pki = Pki::start(dir.path()).await;
     let sink = Sink::start(&dir.path().join("sink.db"), 0).await;

@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{BinaryServer, binary, fetch_crl, issue_identity};
+use common::{BinaryServer, fetch_crl, issue_identity, revoke_with_cli};
 use vpn_pki::CrlClientVerifier;
 use x509_parser::num_bigint::BigUint;
 use x509_parser::prelude::{CertificateRevocationList, FromDer};
@@ -24,16 +22,7 @@ async fn a_reset_pki_database_publishes_higher_crl_numbers_than_clients_hold() {
     let first = BinaryServer::start(&["--data-dir", data], &[]);
     // A few CRLs signed in the first life: a revocation by the CLI, picked up by the centre.
     let (uuid, identity) = issue_identity(dir.path(), "retired-tool");
-    let revoke = Command::new(binary())
-        .args(["revoke", &uuid, "--data-dir", data])
-        .env_remove("SF2C_VPN_DATA_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        revoke.status.success(),
-        "{}",
-        String::from_utf8_lossy(&revoke.stderr)
-    );
+    revoke_with_cli(data, &uuid);
     let held = test_support::wait::until(
         std::time::Duration::from_secs(10),
         std::time::Duration::from_millis(100),

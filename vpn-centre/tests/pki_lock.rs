@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::centre::Centre;
-use fabric_client::{Deadlines, LedgerSettings};
+use fabric_client::Deadlines;
 use test_support::fabric::{LiveNetwork, unique_uuid};
+use test_support::silent::SilentListener;
 use vpn_centre::autoban::AutoBanPolicy;
 use vpn_centre::fabric_registry::FabricRegistry;
 use warnings_api::EnrolBody;
@@ -19,24 +20,6 @@ use warnings_api::{ClientError, WarningClient};
 
 const DEADLINE: Duration = Duration::from_secs(3);
 const PROMPT: Duration = Duration::from_millis(500);
-
-/// The live network's description with Org1's peer moved to `endpoint`, saved in `dir`.
-fn settings_via(net: &LiveNetwork, dir: &std::path::Path, endpoint: &str) -> LedgerSettings {
-    let mut file = net.file.with_absolute_paths();
-    let org1 = file
-        .organizations
-        .iter_mut()
-        .find(|o| o.name == "Org1")
-        .unwrap();
-    org1.peers[0].endpoint = endpoint.to_string();
-    let path = dir.join("network.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
-    LedgerSettings {
-        network: path,
-        org: "Org1".into(),
-        identity: "admin".into(),
-    }
-}
 
 fn body(token: &str, uuid: &str) -> EnrolBody {
     EnrolBody {
@@ -63,21 +46,15 @@ async fn prompt<T>(what: &str, step: impl std::future::Future<Output = T>) -> T 
 async fn pki_operations_stay_prompt_while_an_enrolment_waits_on_a_silent_peer() {
     let net = LiveNetwork::get();
     let dir = tempfile::tempdir().unwrap();
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let silent_addr = silent.local_addr().unwrap().to_string();
-    let held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((tcp, _)) = silent.accept().await {
-            open.push(tcp);
-        }
-    });
+    let silent = SilentListener::start().await;
+    let silent_addr = silent.addr.to_string();
     let deadlines = Deadlines {
         evaluate: DEADLINE,
         endorse: DEADLINE,
         submit: DEADLINE,
         commit_status: DEADLINE,
     };
-    let settings = settings_via(&net, dir.path(), &silent_addr);
+    let settings = net.settings_via("Org1", "admin", &silent_addr, dir.path());
     let registry = FabricRegistry::from_settings_with(&settings, deadlines).unwrap();
     let centre = Centre::start_on(dir.path(), AutoBanPolicy::default(), Arc::new(registry)).await;
     let client = WarningClient::new(&centre.url).unwrap();
@@ -148,5 +125,5 @@ async fn pki_operations_stay_prompt_while_an_enrolment_waits_on_a_silent_peer() 
         matches!(&retry, Err(ClientError::Refused { status, .. }) if status.as_u16() == 503),
         "{retry:?}"
     );
-    held.abort();
+    drop(silent);
 }

@@ -6,11 +6,10 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{BinaryServer, binary, issue_identity};
+use common::{BinaryServer, issue_identity, revoke_with_cli};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -79,16 +78,7 @@ async fn revoking_a_certificate_closes_its_open_connection() {
         "the connection closed before any revocation"
     );
 
-    let revoke = Command::new(binary())
-        .args(["revoke", &uuid, "--data-dir", data])
-        .env_remove("SF2C_VPN_DATA_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        revoke.status.success(),
-        "{}",
-        String::from_utf8_lossy(&revoke.stderr)
-    );
+    revoke_with_cli(data, &uuid);
     let revoked_at = Instant::now();
 
     let end = tokio::time::timeout(Duration::from_secs(10), live.read(&mut buf)).await;

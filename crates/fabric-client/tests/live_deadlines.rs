@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fabric_client::{Call, Contract, Deadlines, GatewayError, LedgerSettings, connect};
+use fabric_client::{Call, Contract, Deadlines, GatewayError, connect};
 use live::*;
+use test_support::silent::SilentListener;
 use tokio::sync::Mutex;
 
 /// Short enough for a quick test, long enough for a healthy call on a busy 2-core machine.
@@ -216,28 +217,9 @@ async fn a_peer_address_that_accepts_and_never_answers_times_out() {
     let net = LiveNetwork::get();
     let dir = tempfile::tempdir().unwrap();
     // A network fault, not a peer: the socket accepts, then says nothing, not even TLS.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let silent_addr = silent.local_addr().unwrap().to_string();
-    let held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((tcp, _)) = silent.accept().await {
-            open.push(tcp);
-        }
-    });
-    let mut file = net.file.with_absolute_paths();
-    file.organizations
-        .iter_mut()
-        .find(|o| o.name == "Org1")
-        .unwrap()
-        .peers[0]
-        .endpoint = silent_addr.clone();
-    let path = dir.path().join("network.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
-    let settings = LedgerSettings {
-        network: path,
-        org: "Org1".into(),
-        identity: "client".into(),
-    };
+    let silent = SilentListener::start().await;
+    let silent_addr = silent.addr.to_string();
+    let settings = net.settings_via("Org1", "client", &silent_addr, dir.path());
     let connection = connect(&settings).unwrap();
     let contract = connection
         .network
@@ -246,5 +228,5 @@ async fn a_peer_address_that_accepts_and_never_answers_times_out() {
     let started = Instant::now();
     let result = contract.evaluate("DeviceExists", &[unique_uuid()]).await;
     assert_timeout(result, Call::Evaluate, &silent_addr, started);
-    held.abort();
+    drop(silent);
 }

@@ -1,5 +1,10 @@
 //! The live Fabric network that `scripts/test` starts with `fabric-network/network.sh`, for tests
 //! that talk to Fabric. There is no stand-in: without a network these tests fail saying how to start one.
+//! [`peer_cli`] drives it with Fabric's own `peer` CLI instead of our Gateway client.
+
+pub mod peer_cli;
+
+pub use peer_cli::PeerCli;
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +54,30 @@ impl LiveNetwork {
     pub fn settings(&self, org: &str, identity: &str) -> LedgerSettings {
         LedgerSettings {
             network: self.network_json.clone(),
+            org: org.to_string(),
+            identity: identity.to_string(),
+        }
+    }
+
+    /// [`LiveNetwork::settings`] on a copy of `network.json` saved in `dir` in which `org`'s peer
+    /// is reached at `endpoint` (its paths made absolute, so the copy resolves from `dir`).
+    pub fn settings_via(
+        &self,
+        org: &str,
+        identity: &str,
+        endpoint: &str,
+        dir: &Path,
+    ) -> LedgerSettings {
+        let mut file = self.file.with_absolute_paths();
+        let moved = file.organizations.iter_mut().find(|o| o.name == org);
+        let moved = moved.unwrap_or_else(|| panic!("network.json lists no {org}"));
+        moved.peers[0].endpoint = endpoint.to_string();
+        let path = dir.join("network.json");
+        let json = serde_json::to_vec_pretty(&file).expect("serialise network.json");
+        std::fs::write(&path, json)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        LedgerSettings {
+            network: path,
             org: org.to_string(),
             identity: identity.to_string(),
         }

@@ -4,7 +4,8 @@
 //! [`postgres`] a throwaway PostgreSQL server, [`browser`] (feature `browser`) chromedriver and
 //! headless Chromium, [`fabric`] (feature `fabric`) the live Fabric network `scripts/test` starts,
 //! [`pki`] (feature `pki`) certificates from a test CA and its CRL served over HTTP. [`port`] finds
-//! free loopback ports; [`wait`] polls a condition with a deadline.
+//! free loopback ports; [`silent`] holds connections open without answering; [`wait`] polls a
+//! condition with a deadline.
 
 #[cfg(feature = "browser")]
 pub mod browser;
@@ -14,6 +15,7 @@ pub mod fabric;
 pub mod pki;
 pub mod port;
 pub mod postgres;
+pub mod silent;
 pub mod wait;
 
 pub use port::free_port;

@@ -1,11 +1,12 @@
 //! Test harness: the VPN Centre's PKI (`pki`: CA, revocation register on SQLite, CRL served over
 //! HTTP), HTTPS JSON-RPC clients with gateway certificates, in-process real cloud-sink (SQLite;
 //! either store in `stores`) and VPN Centre (SQLite) servers on 127.0.0.1, the validator binary as
-//! a child process (`child`), a cuttable TCP path (`proxy`) and health reads (`ops`); each stopped
-//! when its guard drops.
+//! a child process (`child`), gateways registered on the live ledger (`ledger`), a cuttable TCP
+//! path (`proxy`) and health reads (`ops`); each stopped when its guard drops.
 #![allow(dead_code)]
 
 pub mod child;
+pub mod ledger;
 pub mod ops;
 pub mod pki;
 pub mod proxy;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use cloud_sink::http::{App, Limits};
 use cloud_sink::sqlite::SqliteStore;
+use cloud_sink::tls::{SinkTls, TlsSettings};
 use fog_validator::{Config, RegistryFeed, RunningValidator};
 use http_body_util::{BodyExt, Full};
 use rustls::pki_types::ServerName;
@@ -177,31 +179,8 @@ pub struct TlsSink {
 
 impl TlsSink {
     pub async fn start(pki: &Pki, dir: &Path) -> TlsSink {
-        let (cert, key) = pki.service_files(dir, "sink");
-        let tls = cloud_sink::tls::SinkTls::start(&cloud_sink::tls::TlsSettings {
-            cert,
-            key,
-            client_ca: pki.ca_file.clone(),
-            crl_url: pki.crl_url.clone(),
-            crl_refresh: Duration::from_secs(1),
-        })
-        .await
-        .unwrap();
-        let server = cloud_sink::server::Server::bind_tls("127.0.0.1:0".parse().unwrap(), tls)
-            .await
-            .unwrap();
-        let addr = server.local_addr();
-        let store = SqliteStore::open(dir.join("tls-sink.db").to_str().unwrap())
-            .await
-            .unwrap();
-        let app = Arc::new(App {
-            store,
-            limits: Limits::default(),
-            metrics: Default::default(),
-        });
-        let task = tokio::spawn(async move {
-            let _ = server.serve(app, std::future::pending()).await;
-        });
+        let tls = sink_tls(pki, dir, Duration::from_secs(1)).await;
+        let (addr, task) = serve_tls_sink(tls, &dir.join("tls-sink.db")).await;
         let (op_cert, op_key) = pki.service_files(dir, "operator");
         let client = sink_api::SinkClient::builder(&format!("https://127.0.0.1:{}", addr.port()))
             .ca_file(&pki.ca_file)
@@ -220,6 +199,40 @@ impl Drop for TlsSink {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The sink's mutual TLS: a service certificate of `pki` written in `dir`, its CA and CRL, the CRL
+/// fetched every `crl_refresh`.
+pub async fn sink_tls(pki: &Pki, dir: &Path, crl_refresh: Duration) -> SinkTls {
+    let (cert, key) = pki.service_files(dir, "sink");
+    SinkTls::start(&TlsSettings {
+        cert,
+        key,
+        client_ca: pki.ca_file.clone(),
+        crl_url: pki.crl_url.clone(),
+        crl_refresh,
+    })
+    .await
+    .unwrap()
+}
+
+/// A real cloud sink on the SQLite file `db` behind `tls`, served in-process on 127.0.0.1 until
+/// the returned task is aborted.
+pub async fn serve_tls_sink(tls: SinkTls, db: &Path) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let server = cloud_sink::server::Server::bind_tls("127.0.0.1:0".parse().unwrap(), tls)
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let store = SqliteStore::open(db.to_str().unwrap()).await.unwrap();
+    let app = Arc::new(App {
+        store,
+        limits: Limits::default(),
+        metrics: Default::default(),
+    });
+    let task = tokio::spawn(async move {
+        let _ = server.serve(app, std::future::pending()).await;
+    });
+    (addr, task)
 }
 
 /// A real VPN Centre warnings API on SQLite behind its mutual-TLS validators' listener (no registry

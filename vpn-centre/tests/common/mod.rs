@@ -99,6 +99,21 @@ pub fn issue_identity(data_dir: &Path, name: &str) -> (String, warnings_api::Tls
     (uuid, identity)
 }
 
+/// `vpn-centre revoke UUID --data-dir DATA` as an operator runs it, in its own process; panics with
+/// its stderr unless it succeeds.
+pub fn revoke_with_cli(data_dir: &str, uuid: &str) {
+    let revoke = Command::new(binary())
+        .args(["revoke", uuid, "--data-dir", data_dir])
+        .env_remove("SF2C_VPN_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        revoke.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+}
+
 /// A validator's certificate (role `validator`, as enrolment writes it for a device registered as
 /// a Validator) from the CA in `data_dir`'s PKI: the binary runs without a ledger here, so no
 /// device can enrol.
