@@ -81,19 +81,39 @@ pub struct Config {
     pub postgres_tls: PgTlsSettings,
 }
 
-/// Values given on the command line, which win over everything else.
-#[derive(Debug, Default, Clone)]
+/// Values given on the command line, which win over everything else (the `serve` flags).
+#[derive(Debug, Default, Clone, clap::Args)]
 pub struct Overrides {
+    /// Address to listen on [env: SF2C_SINK_LISTEN] [default: 127.0.0.1:7400].
+    #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// `sqlite:PATH` or a `postgres://` URL [env: SF2C_SINK_DATABASE] [default: sqlite:./cloud-sink.db].
+    #[arg(long)]
     pub database: Option<String>,
+    /// PEM certificate chain the sink presents; enables HTTPS with client certificates.
+    #[arg(long)]
     pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long)]
     pub tls_key: Option<PathBuf>,
+    /// PEM CA certificate client certificates must chain to (the VPN Centre's CA).
+    #[arg(long)]
     pub client_ca: Option<PathBuf>,
+    /// URL of the VPN Centre's CRL; fetched before serving, then every --crl-refresh-ms.
+    #[arg(long)]
     pub crl_url: Option<String>,
+    /// Seconds between CRL fetches (older flag; --crl-refresh-ms wins).
+    #[arg(long)]
     pub crl_refresh_secs: Option<u64>,
-    /// Milliseconds between CRL fetches; wins over `crl_refresh_secs`.
+    /// Milliseconds between CRL fetches [default: 250, at least 50].
+    #[arg(long)]
     pub crl_refresh_ms: Option<u64>,
+    /// TLS to PostgreSQL: disable, require (encrypts, checks nothing) or verify-full
+    /// [default: the URL's sslmode, else disable].
+    #[arg(long)]
     pub postgres_sslmode: Option<String>,
+    /// PEM CA file the PostgreSQL server's certificate must chain to (verify-full).
+    #[arg(long)]
     pub postgres_sslrootcert: Option<PathBuf>,
 }
 

@@ -1,6 +1,5 @@
 //! `cloud-sink` command: serve the telemetry store, or ask a running one for data and counts.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,41 +25,12 @@ struct Cli {
 enum Command {
     /// Run the sink's HTTP API over a database.
     Serve {
-        /// Address to listen on [env: SF2C_SINK_LISTEN] [default: 127.0.0.1:7400].
-        #[arg(long)]
-        listen: Option<SocketAddr>,
-        /// `sqlite:PATH` or a `postgres://` URL [env: SF2C_SINK_DATABASE] [default: sqlite:./cloud-sink.db].
-        #[arg(long)]
-        database: Option<String>,
         /// TOML file with listen, database, max_body_bytes, max_batch_records, max_query_records
         /// and the TLS keys below.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// PEM certificate chain the sink presents; enables HTTPS with client certificates.
-        #[arg(long)]
-        tls_cert: Option<PathBuf>,
-        /// PEM private key of --tls-cert.
-        #[arg(long)]
-        tls_key: Option<PathBuf>,
-        /// PEM CA certificate client certificates must chain to (the VPN Centre's CA).
-        #[arg(long)]
-        client_ca: Option<PathBuf>,
-        /// URL of the VPN Centre's CRL; fetched before serving, then every --crl-refresh-ms.
-        #[arg(long)]
-        crl_url: Option<String>,
-        /// Seconds between CRL fetches (older flag; --crl-refresh-ms wins).
-        #[arg(long)]
-        crl_refresh_secs: Option<u64>,
-        /// Milliseconds between CRL fetches [default: 250, at least 50].
-        #[arg(long)]
-        crl_refresh_ms: Option<u64>,
-        /// TLS to PostgreSQL: disable, require (encrypts, checks nothing) or verify-full
-        /// [default: the URL's sslmode, else disable].
-        #[arg(long)]
-        postgres_sslmode: Option<String>,
-        /// PEM CA file the PostgreSQL server's certificate must chain to (verify-full).
-        #[arg(long)]
-        postgres_sslrootcert: Option<PathBuf>,
+        #[command(flatten)]
+        flags: Overrides,
     },
     /// Print the stored records of one device from a running sink, as JSON lines.
     Query {
@@ -115,31 +85,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let logging = Some(cli.log.format_or(LogFormat::Human).into());
     match cli.command {
-        Command::Serve {
-            listen,
-            database,
-            config,
-            tls_cert,
-            tls_key,
-            client_ca,
-            crl_url,
-            crl_refresh_secs,
-            crl_refresh_ms,
-            postgres_sslmode,
-            postgres_sslrootcert,
-        } => runtime::serve(logging, |shutdown| async move {
-            let flags = Overrides {
-                listen,
-                database,
-                tls_cert,
-                tls_key,
-                client_ca,
-                crl_url,
-                crl_refresh_secs,
-                crl_refresh_ms,
-                postgres_sslmode,
-                postgres_sslrootcert,
-            };
+        Command::Serve { config, flags } => runtime::serve(logging, |shutdown| async move {
             let config = Config::load(config.as_deref(), runtime::config::process_env, flags)?;
             cloud_sink::run(config, shutdown).await
         }),
