@@ -121,7 +121,7 @@ pub fn explain(error: &tokio_postgres::Error, tls: &PgTls, host: &str) -> Option
             .as_ref()
             .map_or_else(String::new, |p| format!(" in {}", p.display()))
     };
-    if let Some(failure) = rustls_failure(error) {
+    if let Some(failure) = sink_api::connector::tls_failure(error) {
         let check = match failure {
             rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
                 format!(
@@ -149,25 +149,6 @@ pub fn explain(error: &tokio_postgres::Error, tls: &PgTls, host: &str) -> Option
                 "the server does not accept TLS (is ssl = off?); this sslmode never falls back to plain text"
                     .into(),
             );
-        }
-        current = e.source();
-    }
-    None
-}
-
-/// The rustls error somewhere in `error`'s chain.
-fn rustls_failure<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        // io::Error hides its payload from `source()`, so look inside it explicitly.
-        let inner = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref());
-        if let Some(tls) = e
-            .downcast_ref::<rustls::Error>()
-            .or_else(|| inner.and_then(|i| i.downcast_ref::<rustls::Error>()))
-        {
-            return Some(tls);
         }
         current = e.source();
     }
