@@ -157,12 +157,9 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
         flags: &[(&str, toml::Value)],
     ) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let table = runtime::config::read_file(path)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Config::layered(path, &text, base, &env, flags)
+        Config::layered(path, table, base, &env, flags)
     }
 
     /// As [`Config::load`], from TOML text; relative paths are taken from `base`.
@@ -172,19 +169,20 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
         flags: &[(&str, toml::Value)],
     ) -> Result<Config, ConfigError> {
-        Config::layered(Path::new("(inline TOML)"), text, base, &env, flags)
+        let path = Path::new("(inline TOML)");
+        let table = runtime::config::parse(path, text)?;
+        Config::layered(path, table, base, &env, flags)
     }
 
     /// The file's table, overlaid key by key by the environment and the flags, then typed: so a
     /// variable or flag can supply a key the file leaves out.
     fn layered(
         path: &Path,
-        text: &str,
+        mut table: toml::Table,
         base: &Path,
         env: &dyn Fn(&str) -> Option<String>,
         flags: &[(&str, toml::Value)],
     ) -> Result<Config, ConfigError> {
-        let mut table: toml::Table = runtime::config::parse(path, text)?;
         let lookup = |name: &str| with_legacy_name(name, env);
         let env = Env::new(ENV_PREFIX, &lookup);
         for (key, suffix) in OVERRIDABLE {
@@ -307,11 +305,10 @@ fn with_legacy_name(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<
 /// validator list split on commas, text for the rest.
 fn env_value(env: &Env<'_>, key: &str, suffix: &str) -> Result<Option<toml::Value>, ConfigError> {
     if key == "validators" {
-        let mut list = Vec::new();
-        env.set_list(suffix, &mut list);
+        // One lookup: a deprecated name is warned about once.
         return Ok(env
-            .raw(suffix)
-            .map(|_| toml::Value::Array(list.into_iter().map(toml::Value::String).collect())));
+            .list(suffix)
+            .map(|list| toml::Value::Array(list.into_iter().map(toml::Value::String).collect())));
     }
     if key.ends_with("_ms") || key.ends_with("size") || key.ends_with("seed") {
         return Ok(env.value::<i64>(suffix)?.map(toml::Value::Integer));

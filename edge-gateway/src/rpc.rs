@@ -12,14 +12,12 @@ pub const METHOD: &str = "telemetry.submit";
 /// message); with it the timestamp is outside the validator's window (the message must be re-signed).
 pub const CODE_REPLAY: i64 = 1005;
 
-/// The validator cannot reach its registry right now: transient, keep the message and fail over.
-pub const CODE_REGISTRY_UNAVAILABLE: i64 = 1009;
-
 /// The device is banned on the registry: the sender stops, keeping its queue.
 pub const CODE_BANNED: i64 = 1003;
 
 /// Codes that will never succeed on a resend: unknown device, not a gateway, banned,
-/// signature invalid, oversized, malformed, certificate does not match the device.
+/// signature invalid, oversized, malformed, certificate does not match the device. Any other
+/// code (1009, the validator cannot reach its registry) is transient: keep and fail over.
 pub const PERMANENT_CODES: [i64; 7] = [1001, 1002, 1003, 1004, 1006, 1007, 1008];
 
 /// One `telemetry.submit` call.

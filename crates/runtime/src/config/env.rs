@@ -79,15 +79,22 @@ impl<'a> Env<'a> {
         Ok(())
     }
 
-    /// Replaces a list `field` with `key`'s comma-separated items (trimmed, empty ones dropped).
-    pub fn set_list(&self, key: &str, field: &mut Vec<String>) {
-        if let Some(value) = self.raw(key) {
-            *field = value
+    /// `key`'s value as a comma-separated list, items trimmed and empty ones dropped.
+    pub fn list(&self, key: &str) -> Option<Vec<String>> {
+        self.raw(key).map(|value| {
+            value
                 .split(',')
                 .map(str::trim)
                 .filter(|item| !item.is_empty())
                 .map(str::to_string)
-                .collect();
+                .collect()
+        })
+    }
+
+    /// Replaces a list `field` with `key`'s comma-separated items (trimmed, empty ones dropped).
+    pub fn set_list(&self, key: &str, field: &mut Vec<String>) {
+        if let Some(list) = self.list(key) {
+            *field = list;
         }
     }
 }
