@@ -19,13 +19,6 @@ pub enum LogFormat {
     Json,
 }
 
-impl LogFormat {
-    /// `Json` when `json` is set: for binaries whose flag is `--log-json`.
-    pub fn json_if(json: bool) -> Self {
-        if json { Self::Json } else { Self::Human }
-    }
-}
-
 /// The logging flags every binary takes; flatten it into the top-level `clap` parser.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct LogArgs {
@@ -103,16 +96,6 @@ impl Logging {
 /// Whether `NO_COLOR` (its value) asks for no colour: set and not empty, as no-color.org says.
 fn no_color(value: Option<std::ffi::OsString>) -> bool {
     value.is_some_and(|v| !v.is_empty())
-}
-
-/// Installs the process-wide subscriber; call once, first thing in `main`.
-pub fn init(format: LogFormat) {
-    Logging::from(format).init()
-}
-
-/// Like [`init`], but human lines carry colour codes only when stderr is a terminal.
-pub fn init_plain_unless_terminal(format: LogFormat) {
-    Logging::plain_unless_terminal(format).init()
 }
 
 /// The filter from `RUST_LOG`, or `info` when it is unset or unreadable.
@@ -200,9 +183,7 @@ mod tests {
     }
 
     #[test]
-    fn log_json_flag_maps_onto_the_format() {
-        assert_eq!(LogFormat::json_if(true), LogFormat::Json);
-        assert_eq!(LogFormat::json_if(false), LogFormat::default());
+    fn the_default_format_is_human() {
         assert_eq!(LogFormat::default(), LogFormat::Human);
     }
 

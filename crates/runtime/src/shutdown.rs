@@ -4,7 +4,7 @@
 //! [`ShutdownTrigger`] on a signal ([`on_signals`]), and tests fire it directly.
 
 use std::fmt;
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::task::Poll;
 
 use tokio::signal::unix::SignalKind;
@@ -59,13 +59,6 @@ impl ShutdownTrigger {
     pub fn is_triggered(&self) -> bool {
         *self.tx.borrow()
     }
-
-    /// Another listener, for a task started after the first ones.
-    pub fn subscribe(&self) -> Shutdown {
-        Shutdown {
-            rx: self.tx.subscribe(),
-        }
-    }
 }
 
 impl Drop for ShutdownTrigger {
@@ -112,7 +105,7 @@ pub struct SignalError {
 /// SIGINT and SIGTERM handlers. They are installed when this is made, so a signal that arrives
 /// before anyone waits is still seen, never the default "terminate at once".
 #[derive(Debug)]
-pub struct Signals {
+struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
 }
@@ -146,13 +139,6 @@ impl Signals {
         tracing::info!(%signal, "{signal} received; shutting down");
         signal
     }
-}
-
-/// A future that resolves on the first SIGINT or SIGTERM, with the handlers installed now; for
-/// servers that take a shutdown future.
-pub fn signals() -> Result<impl Future<Output = Signal> + Send + 'static, SignalError> {
-    let mut signals = Signals::install()?;
-    Ok(async move { signals.recv().await })
 }
 
 /// Fires `trigger` on the first SIGINT or SIGTERM, from a task spawned on the current runtime;
@@ -224,7 +210,9 @@ mod tests {
             // Already triggered: a clone and a new subscriber return at once.
             second.wait().await;
             assert!(second.is_triggered());
-            let mut late = trigger.subscribe();
+            let mut late = Shutdown {
+                rx: trigger.tx.subscribe(),
+            };
             tokio::time::timeout(Duration::from_secs(1), late.wait())
                 .await
                 .expect("a late listener sees an earlier trigger");
@@ -254,7 +242,8 @@ mod tests {
         let _lock = test_signals::lock();
         for (sent, expected) in [("TERM", Signal::Terminate), ("INT", Signal::Interrupt)] {
             let (seen, log) = logged(async {
-                let stop = signals().expect("install handlers");
+                let mut signals = Signals::install().expect("install handlers");
+                let stop = async move { signals.recv().await };
                 // The handlers are in place before the signal is sent: the process survives it.
                 test_signals::send(sent);
                 tokio::time::timeout(Duration::from_secs(5), stop)
