@@ -160,27 +160,6 @@ pub async fn serve_tls(
     .await;
 }
 
-/// [`serve_with`] over mutual TLS with the default limits and no metrics: connections close when
-/// `verifier` revokes their client certificate.
-pub async fn serve_mtls(
-    listener: TcpListener,
-    config: Arc<rustls::ServerConfig>,
-    verifier: Arc<CrlClientVerifier>,
-    app: Router,
-    shutdown: impl Future<Output = ()>,
-) {
-    let security = Security::MutualTls { config, verifier };
-    serve_with(
-        listener,
-        security,
-        app,
-        ListenerLimits::default(),
-        None,
-        shutdown,
-    )
-    .await;
-}
-
 /// [`serve_with`] over plain TCP, or TLS when `tls` is given.
 pub async fn serve(
     listener: TcpListener,
