@@ -42,7 +42,10 @@ pub enum ContractError {
     // Clients recognise this refusal by its text, built in `device-record` for both sides.
     #[error("{}", device_record::contract::not_registered(.uuid))]
     NotFound { uuid: String },
-    #[error("virtual IP {ip} is already assigned to device {holder}; choose a free address")]
+    #[error(
+        "{}{holder}; choose a free address",
+        device_record::contract::ip_taken_prefix(.ip)
+    )]
     VirtualIpTaken { ip: String, holder: String },
     #[error(
         "device {uuid} already uses the key with fingerprint {fingerprint}; rotate to a new key"

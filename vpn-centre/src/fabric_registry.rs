@@ -135,7 +135,7 @@ fn taken_by(e: &GatewayError, ip: &str) -> Option<String> {
 /// …" within `message`. Only the part up to the UUID is matched, so a change to the advice after
 /// it does not hide the refusal.
 fn holder_named(message: &str, ip: &str) -> Option<String> {
-    let marker = format!("virtual IP {ip} is already assigned to device ");
+    let marker = device_record::contract::ip_taken_prefix(ip);
     let rest = &message[message.find(&marker)? + marker.len()..];
     let holder: String = rest
         .chars()

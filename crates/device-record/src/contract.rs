@@ -14,6 +14,12 @@ pub fn not_registered(uuid: &str) -> String {
     format!("device {uuid} is not registered")
 }
 
+/// The start of the contract's refusal of `ip` as held by another device; the holder's UUID
+/// follows it. Built here for the chaincode and its clients alike, as [`not_registered`] is.
+pub fn ip_taken_prefix(ip: &str) -> String {
+    format!("virtual IP {ip} is already assigned to device ")
+}
+
 /// Optional conditions a listed record must meet (ListDevices' third argument, as JSON).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
