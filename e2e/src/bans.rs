@@ -39,32 +39,7 @@ pub fn registry_cli() -> PathBuf {
     if let Some(bin) = std::env::var_os("SF2C_REGISTRY_BIN") {
         return PathBuf::from(bin);
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let release = !cfg!(debug_assertions);
-    let mut args = vec![
-        "build",
-        "-q",
-        "-p",
-        "registry-cli",
-        "--bin",
-        "sf2c-registry",
-    ];
-    if release {
-        args.push("--release");
-    }
-    let status = std::process::Command::new(cargo)
-        .args(&args)
-        .current_dir(&root)
-        .status()
-        .expect("run cargo build -p registry-cli");
-    assert!(status.success(), "cargo build -p registry-cli failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    target
-        .join(if release { "release" } else { "debug" })
-        .join("sf2c-registry")
+    test_support::workspace_bin("registry-cli", "sf2c-registry")
 }
 
 /// Bans devices by any [`BanPath`] on the network under test.

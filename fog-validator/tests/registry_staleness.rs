@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use fog_validator::code;
 use fog_validator::validator::now_ms;
-use support::child::{ChildConfig, ValidatorProcess, network_via, peer_addr};
+use support::child::{ChildConfig, ValidatorProcess, peer_addr};
 use support::ledger::registered_gateway;
 use support::ops::{healthz, healthz_until, plain_get};
 use support::proxy::TcpProxy;
@@ -32,7 +32,9 @@ async fn cut_off_from_its_peer_the_validator_turns_stale_refuses_1009_and_recove
     let sink = Sink::start(&dir.path().join("sink.db"), 0).await;
     let vpn = Vpn::start(&dir.path().join("warnings.db")).await;
     let proxy = TcpProxy::start(peer_addr(&net, "Org2")).await;
-    let network = network_via(&net, "Org2", proxy.addr, dir.path());
+    let network = net
+        .settings_via("Org2", "client", &proxy.addr.to_string(), dir.path())
+        .network;
     let data = dir.path().join("validator");
     let extra = format!(
         "[registry]\nmax_staleness = \"{}ms\"\nprobe_interval = \"{}ms\"\n",

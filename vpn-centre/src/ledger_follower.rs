@@ -32,7 +32,7 @@ use crate::registry::CentreRegistry;
 pub const CHECKPOINT_FILE: &str = "ledger-events.checkpoint.json";
 /// Pause before reopening a failed or closed event stream.
 const RETRY: Duration = Duration::from_secs(1);
-/// Bound on the one-shot ledger reads at start (height, listing).
+/// Bound on the whole registry listing at start (each page has the evaluate deadline).
 const READ_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Follows the registry's events and revokes what the ledger bans or deletes.
@@ -120,9 +120,11 @@ impl LedgerFollower {
             tracing::info!(block = p.block, tx_id = %p.tx_id, "ledger follower resumes from its checkpoint");
             return Ok(cp);
         }
-        let height = tokio::time::timeout(READ_TIMEOUT, self.network.block_height())
+        // Bounded by the evaluate deadline, whose timeout error names the call and the peer.
+        let height = self
+            .network
+            .block_height()
             .await
-            .map_err(|_| "reading the channel height timed out".to_string())?
             .map_err(|e| format!("reading the channel height: {e}"))?;
         if let Some(registry) = &self.registry {
             let devices = tokio::time::timeout(READ_TIMEOUT, registry.list())

@@ -5,7 +5,7 @@
 //! headless Chromium, [`fabric`] (feature `fabric`) the live Fabric network `scripts/test` starts,
 //! [`pki`] (feature `pki`) certificates from a test CA and its CRL served over HTTP. [`port`] finds
 //! free loopback ports; [`silent`] holds connections open without answering; [`wait`] polls a
-//! condition with a deadline.
+//! condition with a deadline; [`workspace_bin`] builds a binary of this workspace to run.
 
 #[cfg(feature = "browser")]
 pub mod browser;
@@ -17,5 +17,7 @@ pub mod port;
 pub mod postgres;
 pub mod silent;
 pub mod wait;
+pub mod workspace_bin;
 
 pub use port::free_port;
+pub use workspace_bin::workspace_bin;

@@ -8,24 +8,9 @@ use std::time::Duration;
 
 use super::{ChildGuard, wait_for};
 
-/// `target/debug/fog-validator`, built if needed (cheap when up to date).
+/// The `fog-validator` binary, built if needed (cheap when up to date).
 pub fn binary() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "fog-validator",
-            "--bin",
-            "fog-validator",
-        ])
-        .current_dir(&root)
-        .status()
-        .expect("run cargo build -p fog-validator");
-    assert!(status.success(), "cargo build -p fog-validator failed");
-    root.join("target/debug/fog-validator")
+    test_support::workspace_bin("fog-validator", "fog-validator")
 }
 
 /// A validator process serving on `listen`; its log goes to `log`.

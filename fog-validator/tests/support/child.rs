@@ -140,37 +140,3 @@ pub fn peer_addr(net: &LiveNetwork, org: &str) -> SocketAddr {
         .next()
         .unwrap()
 }
-
-/// A copy of the live `network.json` in `dir` whose `org` peer endpoint is `endpoint` (its TLS
-/// host name kept, so the peer's certificate still matches) and whose paths are absolute.
-pub fn network_via(net: &LiveNetwork, org: &str, endpoint: SocketAddr, dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(&net.network_json).unwrap();
-    let mut json: Value = serde_json::from_str(&text).unwrap();
-    absolute_paths(&mut json, net.dir());
-    for organization in json["organizations"].as_array_mut().unwrap() {
-        if organization["name"] == org || organization["msp_id"] == org {
-            organization["peers"][0]["endpoint"] = endpoint.to_string().into();
-        }
-    }
-    let path = dir.join(format!("network-via-{}.json", endpoint.port()));
-    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
-    path
-}
-
-fn absolute_paths(value: &mut Value, base: &Path) {
-    match value {
-        Value::Object(map) => {
-            for (key, v) in map.iter_mut() {
-                let is_path = matches!(key.as_str(), "tls_root_cert" | "msp_dir" | "cert" | "key");
-                match v {
-                    Value::String(s) if is_path && Path::new(s.as_str()).is_relative() => {
-                        *s = base.join(s.as_str()).to_string_lossy().into_owned();
-                    }
-                    other => absolute_paths(other, base),
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| absolute_paths(v, base)),
-        _ => {}
-    }
-}
