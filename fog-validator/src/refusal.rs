@@ -65,15 +65,13 @@ pub mod code {
 pub struct Refusal {
     pub code: i32,
     pub reason: String,
-    /// A `REPLAY` refusal for a timestamp outside the window rather than a used sequence number:
-    /// an honest gateway's backlog causes it, so the centre does not count it towards auto-ban.
-    /// On the wire it is `error.data.stale = true` with `validator_time_ms`, so the gateway can
-    /// tell it from a used sequence number and re-sign with a current timestamp.
+    /// Set on a `REPLAY` refusal for a timestamp outside the window rather than a used sequence
+    /// number: the validator clock (Unix ms) it was compared with. An honest gateway's backlog
+    /// causes it, so the centre does not count it towards auto-ban. On the wire it is
+    /// `error.data.stale = true` with `validator_time_ms`, so the gateway can tell it from a used
+    /// sequence number and re-sign with a current timestamp.
     #[serde(skip)]
-    pub stale: bool,
-    /// The validator clock (Unix ms) the stale timestamp was compared with.
-    #[serde(skip)]
-    pub validator_time_ms: Option<u64>,
+    pub stale_at_ms: Option<u64>,
 }
 
 impl Refusal {
@@ -81,16 +79,19 @@ impl Refusal {
         Self {
             code,
             reason: reason.into(),
-            stale: false,
-            validator_time_ms: None,
+            stale_at_ms: None,
         }
     }
 
     /// The same refusal, marked as caused by a timestamp too far from the validator clock `now_ms`.
     pub fn stale_at(mut self, now_ms: u64) -> Self {
-        self.stale = true;
-        self.validator_time_ms = Some(now_ms);
+        self.stale_at_ms = Some(now_ms);
         self
+    }
+
+    /// Whether this refuses a timestamp outside the window (see [`Refusal::stale_at_ms`]).
+    pub fn is_stale(&self) -> bool {
+        self.stale_at_ms.is_some()
     }
 }
 

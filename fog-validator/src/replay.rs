@@ -188,7 +188,10 @@ mod tests {
         let guard = ReplayGuard::in_memory(300_000);
         assert!(guard.accept("d", 5, NOW, NOW).is_ok());
         let replay = guard.accept("d", 5, NOW, NOW).unwrap_err();
-        assert!(replay.code == code::REPLAY && !replay.stale, "{replay:?}");
+        assert!(
+            replay.code == code::REPLAY && !replay.is_stale(),
+            "{replay:?}"
+        );
         assert_eq!(
             guard.accept("d", 4, NOW, NOW).unwrap_err().code,
             code::REPLAY
@@ -204,8 +207,8 @@ mod tests {
         for ts in [NOW - 1_001, NOW + 1_001] {
             let err = guard.accept("d", 1, ts, NOW).unwrap_err();
             // Stale, not a replay: auto-ban must not count it, and the clock used is told.
-            assert!(err.code == code::REPLAY && err.stale, "{err:?}");
-            assert_eq!(err.validator_time_ms, Some(NOW));
+            assert!(err.code == code::REPLAY && err.is_stale(), "{err:?}");
+            assert_eq!(err.stale_at_ms, Some(NOW));
         }
         assert!(guard.accept("d", 3, NOW + 1_000, NOW).is_ok());
         // A refused stale message does not consume its sequence number.

@@ -238,11 +238,9 @@ fn result_response(id: Value, result: Value) -> Value {
 /// number (same code 1005, no `stale`).
 pub fn error_response(id: Value, refusal: &Refusal) -> Value {
     let mut data = json!({ "reason": refusal.reason });
-    if refusal.stale {
+    if let Some(now) = refusal.stale_at_ms {
         data["stale"] = Value::Bool(true);
-        if let Some(now) = refusal.validator_time_ms {
-            data["validator_time_ms"] = now.into();
-        }
+        data["validator_time_ms"] = now.into();
     }
     json!({
         "jsonrpc": "2.0",

@@ -79,8 +79,8 @@ impl Validator {
         caller: &Caller,
     ) -> Vec<Result<Accepted, Refusal>> {
         let now = now_ms();
-        let staleness = self.registry.freshness.check(now);
-        if staleness.stale {
+        if self.registry.freshness.is_stale(now) {
+            let staleness = self.registry.freshness.check(now);
             return self.registry_unavailable(messages.len(), &staleness);
         }
         let mut outcomes: Vec<Result<Accepted, Refusal>> = Vec::with_capacity(messages.len());
@@ -228,7 +228,7 @@ impl Validator {
             time_ms: now_ms(),
             code: refusal.code,
             reason: truncate(&refusal.reason, warnings_api::MAX_REASON_LEN),
-            stale: refusal.stale,
+            stale: refusal.is_stale(),
         });
     }
 

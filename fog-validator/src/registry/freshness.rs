@@ -137,10 +137,26 @@ impl Freshness {
         self.lock().current_ms
     }
 
+    /// Whether the cache is stale at `now_ms`: [`Freshness::check`]'s verdict without building
+    /// its reason, for the per-request path.
+    pub fn is_stale(&self, now_ms: u64) -> bool {
+        let state = self.lock();
+        self.stale_at(&state, now_ms).1
+    }
+
+    /// How long unconfirmed at `now_ms`, and whether that makes the cache stale.
+    fn stale_at(&self, state: &State, now_ms: u64) -> (u64, bool) {
+        let stale_ms = now_ms.saturating_sub(state.current_ms.unwrap_or(state.started_ms));
+        (
+            stale_ms,
+            state.current_ms.is_none() || stale_ms > self.max_ms,
+        )
+    }
+
     /// The staleness at `now_ms`.
     pub fn check(&self, now_ms: u64) -> Staleness {
         let state = self.lock();
-        let stale_ms = now_ms.saturating_sub(state.current_ms.unwrap_or(state.started_ms));
+        let (stale_ms, stale) = self.stale_at(&state, now_ms);
         let reason = match (&state.link, &state.probe_failing, state.current_ms) {
             (Link::Down { since_ms, error }, _, _) => Some(format!(
                 "registry event stream down since {since_ms} ms ({}): {error}",
@@ -162,7 +178,7 @@ impl Freshness {
         Staleness {
             stale_ms,
             max_ms: self.max_ms,
-            stale: state.current_ms.is_none() || stale_ms > self.max_ms,
+            stale,
             reason,
         }
     }
