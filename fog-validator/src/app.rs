@@ -176,17 +176,7 @@ pub async fn start(
     if registry.cache.last_block().is_none() {
         let wait = Duration::from_millis(config.registry.startup_timeout_ms);
         match tokio::time::timeout(wait, feed.snapshot()).await {
-            Ok(Ok((records, block))) => {
-                tracing::info!(block, devices = records.len(), "registry snapshot loaded");
-                registry.cache.load_snapshot(records, block);
-                registry.freshness.loaded(crate::validator::now_ms());
-                let registry = registry.clone();
-                if let Ok(Err(e)) =
-                    tokio::task::spawn_blocking(move || registry.save_checkpoint()).await
-                {
-                    tracing::error!(error = %e, "registry checkpoint not saved");
-                }
-            }
+            Ok(Ok((records, block))) => registry.install_snapshot(records, block).await,
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "no registry snapshot at start; the follower keeps trying")
             }

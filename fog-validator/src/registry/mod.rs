@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use cache::{CachedDevice, RegistryCache};
 use checkpoint::{RegistryCheckpoint, RegistryCheckpointError};
+use device_record::DeviceRecord;
 use feed::RegistryFeed;
 use freshness::Freshness;
 use rate_limit::TokenBucket;
@@ -128,10 +129,7 @@ impl Registry {
                 Some(block) => block,
                 None => match self.feed.snapshot().await {
                     Ok((records, block)) => {
-                        tracing::info!(block, devices = records.len(), "registry snapshot loaded");
-                        self.cache.load_snapshot(records, block);
-                        self.freshness.loaded(now_ms());
-                        self.checkpoint().await;
+                        self.install_snapshot(records, block).await;
                         block
                     }
                     Err(e) => {
@@ -208,6 +206,15 @@ impl Registry {
                 }
             }
         }
+    }
+
+    /// Replaces the cache with a ledger snapshot taken at `block`, marks it current and
+    /// checkpoints it: the one way a snapshot enters the cache, at start or when following.
+    pub(crate) async fn install_snapshot(self: &Arc<Self>, records: Vec<DeviceRecord>, block: u64) {
+        tracing::info!(block, devices = records.len(), "registry snapshot loaded");
+        self.cache.load_snapshot(records, block);
+        self.freshness.loaded(now_ms());
+        self.checkpoint().await;
     }
 
     async fn checkpoint(self: &Arc<Self>) {
