@@ -2,7 +2,7 @@
 //! client, the `sf2c-registry` CLI and Fabric's `peer` CLI (both child processes), each timed to
 //! the moment the commit is confirmed to the submitter.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Instant;
 

@@ -36,18 +36,6 @@ pub const PASSWORD: &str = "a long enough operator passphrase";
 /// Enrolments the harness may make from 127.0.0.1 within a minute (a benchmark enrols dozens).
 const HARNESS_ENROLMENTS: usize = 10_000;
 
-/// A random /64 under fd5f::/16 for one centre to lease from: the shared ledger keeps virtual IPs
-/// unique across every device ever registered, so a fixed pool would collide with earlier runs.
-fn unique_network() -> Cidr {
-    let ip: std::net::Ipv6Addr = test_support::fabric::unique_virtual_ip()
-        .parse()
-        .expect("an IPv6 address");
-    let s = ip.segments();
-    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        .parse()
-        .expect("a /64")
-}
-
 pub struct Centre {
     pub pki: Arc<CentrePki>,
     /// The IPv6 network enrolment leases virtual addresses from.
@@ -76,7 +64,7 @@ impl Centre {
         let registry: Arc<dyn CentreRegistry> = Arc::new(
             FabricRegistry::from_settings(ledger).expect("FabricRegistry from network.json"),
         );
-        let network = unique_network();
+        let network: Cidr = test_support::fabric::unique_network();
         let settings = PkiSettings {
             dir: dir.join("pki"),
             networks: vec![network],

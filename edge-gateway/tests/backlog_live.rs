@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use common::real_fog::{CentrePki, SqliteSink};
 use common::validator_bin::{ValidatorProcess, binary, tail};
-use common::{ChildGuard, wait_for};
+use common::{ChildGuard, http_get, wait_for};
 use device_record::{DeviceRequest, NodeType};
 use disk_queue::DiskQueue;
 use edge_gateway::signer::QueuedMessage;
@@ -38,17 +38,6 @@ fn free_addr() -> SocketAddr {
         .unwrap()
         .local_addr()
         .unwrap()
-}
-
-/// `GET path` from the gateway's plain metrics listener.
-async fn get(addr: SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let mut text = String::new();
-    tcp.read_to_string(&mut text).await.unwrap();
-    text
 }
 
 /// The value of the metric line `name` (no labels) in a scrape.
@@ -249,8 +238,8 @@ async fn a_backlog_older_than_the_replay_window_is_re_signed_and_stored_once_on_
             .is_ok_and(|n| n == 0)
     })
     .await;
-    let text = get(metrics, "/metrics").await;
-    let health = get(metrics, "/health").await;
+    let text = http_get(metrics, "/metrics").await;
+    let health = http_get(metrics, "/health").await;
     drop(stdin);
     assert!(
         gateway.terminate().await,

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use common::validator_double::ValidatorDouble;
-use common::{DeviceDir, TestPki, dead_validator_url, wait_for, write_lines};
+use common::{DeviceDir, TestPki, dead_validator_url, http_get, wait_for, write_lines};
 use edge_gateway::keygen::{ENROLMENT_FILE, Enrolment, KeygenOptions, keygen, load_signing_key};
 use edge_gateway::send_once::send_once;
 use edge_gateway::sensor::ndjson::parse_line;
@@ -255,18 +255,8 @@ async fn a_transient_error_keeps_the_message_queued_until_a_validator_takes_it()
 
 /// A minimal HTTP/1.1 GET of /metrics over plain TCP.
 async fn scrape(addr: std::net::SocketAddr) -> String {
-    let out = get(addr, "/metrics").await;
+    let out = http_get(addr, "/metrics").await;
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    out
-}
-
-async fn get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    s.write_all(request.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
     out
 }
 
@@ -296,7 +286,7 @@ async fn a_1003_stops_sending_keeps_the_rest_queued_and_health_says_banned() {
         || m.banned.load(Relaxed) && m.signed.load(Relaxed) == 4,
     )
     .await;
-    let health = get(gateway.metrics_addr().unwrap(), "/health").await;
+    let health = http_get(gateway.metrics_addr().unwrap(), "/health").await;
     assert!(health.starts_with("HTTP/1.1 503"), "{health}");
     assert!(health.ends_with("banned\n"), "{health}");
     // Nothing is sent after the 1003, even with time to retry.

@@ -90,7 +90,7 @@ async fn a_valid_message_is_accepted_and_stored_exactly_once() {
     assert_eq!(recent["result"]["records"][0]["seq"], 1, "{recent}");
 
     // The ops listener serves metrics that count the acceptance.
-    let metrics = plain_get(running.ops_addr.unwrap(), "/metrics").await;
+    let (_, metrics) = support::ops::plain_get(running.ops_addr.unwrap(), "/metrics").await;
     assert!(
         metrics.contains("fog_validator_accepted_total 1\n"),
         "{metrics}"
@@ -450,17 +450,4 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
 
 fn rpc(message: &str) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({"jsonrpc": "2.0", "id": 7, "method": "telemetry.submit", "params": {"message": message}})).unwrap()
-}
-
-async fn plain_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut out = String::new();
-    tcp.read_to_string(&mut out).await.unwrap();
-    out
 }

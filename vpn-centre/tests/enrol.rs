@@ -4,12 +4,11 @@
 
 mod common;
 
-use common::centre::{Centre, unenrolled};
+use common::centre::{Centre, enrol_body, unenrolled};
 use common::dashboard_server::send;
 use device_record::NodeType;
 use vpn_centre::autoban::AutoBanPolicy;
 use vpn_centre::registry::CentreRegistry;
-use warnings_api::EnrolBody;
 use warnings_api::{ClientError, WarningClient};
 use x509_parser::prelude::{FromDer, GeneralName, parse_x509_certificate};
 use x509_parser::revocation_list::CertificateRevocationList;
@@ -22,15 +21,6 @@ fn der_of(pem: &str) -> Vec<u8> {
     rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
         .unwrap()
         .to_vec()
-}
-
-fn body(token: &str, uuid: &str) -> EnrolBody {
-    EnrolBody {
-        token: token.to_string(),
-        uuid: uuid.to_string(),
-        public_key: Some(rcgen::KeyPair::generate().unwrap().public_key_pem()),
-        csr: None,
-    }
 }
 
 fn refusal(e: ClientError) -> (u16, String) {
@@ -51,7 +41,7 @@ async fn enrolment_records_the_ip_on_the_ledger_and_certifies_uuid_and_ips() {
         .await
         .unwrap();
     let client = WarningClient::new(&centre.url).unwrap();
-    let answer = client.enrol(&body(&token.secret, GW)).await.unwrap();
+    let answer = client.enrol(&enrol_body(&token.secret, GW)).await.unwrap();
 
     let v4 = answer.virtual_ip.v4.expect("an IPv4 address");
     let v6 = answer.virtual_ip.v6.expect("an IPv6 address");
@@ -89,7 +79,12 @@ async fn enrolment_records_the_ip_on_the_ledger_and_certifies_uuid_and_ips() {
     );
 
     // The token is single use.
-    let (status, error) = refusal(client.enrol(&body(&token.secret, GW)).await.unwrap_err());
+    let (status, error) = refusal(
+        client
+            .enrol(&enrol_body(&token.secret, GW))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(status, 403);
     assert!(error.contains("already used"), "{error}");
 
@@ -102,7 +97,10 @@ async fn enrolment_records_the_ip_on_the_ledger_and_certifies_uuid_and_ips() {
         .issue_token(VALIDATOR, std::time::Duration::from_secs(600))
         .await
         .unwrap();
-    let other = client.enrol(&body(&token.secret, VALIDATOR)).await.unwrap();
+    let other = client
+        .enrol(&enrol_body(&token.secret, VALIDATOR))
+        .await
+        .unwrap();
     assert_ne!(other.virtual_ip.v4, answer.virtual_ip.v4);
     assert_ne!(other.virtual_ip.v6, answer.virtual_ip.v6);
 }
@@ -115,23 +113,38 @@ async fn unregistered_and_banned_devices_cannot_enrol() {
     let ttl = std::time::Duration::from_secs(600);
 
     let token = centre.pki.issue_token(GW, ttl).await.unwrap();
-    let (status, error) = refusal(client.enrol(&body(&token.secret, GW)).await.unwrap_err());
+    let (status, error) = refusal(
+        client
+            .enrol(&enrol_body(&token.secret, GW))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(status, 404, "{error}");
     assert!(error.contains("not registered"), "{error}");
 
     centre.registry.register(unenrolled(GW, NodeType::Gateway));
     centre.registry.ban(GW, "stolen").await.unwrap();
-    let (status, error) = refusal(client.enrol(&body(&token.secret, GW)).await.unwrap_err());
+    let (status, error) = refusal(
+        client
+            .enrol(&enrol_body(&token.secret, GW))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(status, 403, "{error}");
     assert!(error.contains("banned"), "{error}");
     assert_eq!(centre.registry.current(GW).unwrap().virtual_ip, "");
 
     // Nothing was consumed by the refusals: once unbanned, the same token works.
     centre.registry.unban(GW).await.unwrap();
-    client.enrol(&body(&token.secret, GW)).await.unwrap();
+    client.enrol(&enrol_body(&token.secret, GW)).await.unwrap();
 
     // A wrong token is refused before the registry is consulted.
-    let (status, _) = refusal(client.enrol(&body("not-a-token", GW)).await.unwrap_err());
+    let (status, _) = refusal(
+        client
+            .enrol(&enrol_body("not-a-token", GW))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(status, 403);
 }
 
@@ -176,7 +189,7 @@ async fn fetch_crl(url: &str) -> Vec<u8> {
 async fn enrolment_attempts_are_limited_per_address() {
     let dir = tempfile::tempdir().unwrap();
     let centre = Centre::start(dir.path(), AutoBanPolicy::default()).await;
-    let attempt = serde_json::to_string(&body("guess", GW)).unwrap();
+    let attempt = serde_json::to_string(&enrol_body("guess", GW)).unwrap();
     let json = ("Content-Type", "application/json");
     let mut statuses = Vec::new();
     for _ in 0..=vpn_centre::enrol_api::ENROL_ATTEMPTS_PER_MINUTE {
@@ -209,7 +222,7 @@ async fn an_address_taken_on_the_ledger_or_lost_to_a_concurrent_write_is_skipped
         .issue_token(GW, std::time::Duration::from_secs(600))
         .await
         .unwrap();
-    let answer = client.enrol(&body(&token.secret, GW)).await.unwrap();
+    let answer = client.enrol(&enrol_body(&token.secret, GW)).await.unwrap();
     let v4 = answer.virtual_ip.v4.unwrap();
     assert_eq!(v4.to_string(), "10.8.0.4");
     assert_eq!(centre.registry.current(GW).unwrap().virtual_ip, "10.8.0.4");
@@ -228,6 +241,9 @@ async fn an_address_taken_on_the_ledger_or_lost_to_a_concurrent_write_is_skipped
         .issue_token(VALIDATOR, std::time::Duration::from_secs(600))
         .await
         .unwrap();
-    let next = client.enrol(&body(&token.secret, VALIDATOR)).await.unwrap();
+    let next = client
+        .enrol(&enrol_body(&token.secret, VALIDATOR))
+        .await
+        .unwrap();
     assert_eq!(next.virtual_ip.v4.unwrap().to_string(), "10.8.0.3");
 }

@@ -18,7 +18,7 @@ use common::sample;
 use device_record::{DeviceRecord, DeviceRequest, NodeType};
 use fabric_client::Contract;
 use hyper::StatusCode;
-use test_support::fabric::{LiveNetwork, unique_uuid, unique_virtual_ip};
+use test_support::fabric::{LiveNetwork, unique_network, unique_uuid, unique_virtual_ip};
 use test_support::wait::until;
 use vpn_centre::autoban::AutoBanPolicy;
 use vpn_centre::fabric_registry::FabricRegistry;
@@ -39,20 +39,11 @@ struct World {
     centre: Centre<FabricRegistry>,
 }
 
-/// A random /64 under fd5f::/16: the addresses this centre leases, held by no one else.
-fn unique_pool() -> Cidr {
-    let ip: std::net::Ipv6Addr = unique_virtual_ip().parse().unwrap();
-    let s = ip.segments();
-    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        .parse()
-        .unwrap()
-}
-
 async fn world(policy: AutoBanPolicy) -> World {
     let dir = tempfile::tempdir().unwrap();
     let net = LiveNetwork::get();
     let registry = FabricRegistry::from_settings(&net.settings("Org1", "admin")).unwrap();
-    let pool = unique_pool();
+    let pool = unique_network::<Cidr>();
     let centre = Centre::start_leasing(dir.path(), policy, Arc::new(registry), vec![pool]).await;
     World {
         _dir: dir,

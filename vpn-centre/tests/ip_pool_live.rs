@@ -16,7 +16,7 @@ use std::time::Duration;
 use common::centre::Centre;
 use device_record::{DeviceRecord, DeviceRequest, NodeType};
 use fabric_client::Contract;
-use test_support::fabric::{LiveNetwork, unique_uuid, unique_virtual_ip};
+use test_support::fabric::{LiveNetwork, unique_network, unique_uuid, unique_virtual_ip};
 use test_support::wait::until;
 use vpn_centre::autoban::AutoBanPolicy;
 use vpn_centre::fabric_registry::FabricRegistry;
@@ -25,15 +25,6 @@ use vpn_centre::registry::CentreRegistry;
 use vpn_pki::Cidr;
 use warnings_api::EnrolBody;
 use warnings_api::WarningClient;
-
-/// A random /64 under fd5f::/16 and its host address `n`.
-fn unique_pool() -> Cidr {
-    let ip: std::net::Ipv6Addr = unique_virtual_ip().parse().unwrap();
-    let s = ip.segments();
-    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        .parse()
-        .unwrap()
-}
 
 struct World {
     dir: tempfile::TempDir,
@@ -46,7 +37,7 @@ async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let net = LiveNetwork::get();
     let registry = FabricRegistry::from_settings(&net.settings("Org1", "admin")).unwrap();
-    let pool = unique_pool();
+    let pool = unique_network::<Cidr>();
     let policy = AutoBanPolicy::default();
     let centre = Centre::start_leasing(dir.path(), policy, Arc::new(registry), vec![pool]).await;
     World {

@@ -9,26 +9,16 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::centre::Centre;
+use common::centre::{Centre, enrol_body};
 use fabric_client::Deadlines;
 use test_support::fabric::{LiveNetwork, unique_uuid};
 use test_support::silent::SilentListener;
 use vpn_centre::autoban::AutoBanPolicy;
 use vpn_centre::fabric_registry::FabricRegistry;
-use warnings_api::EnrolBody;
 use warnings_api::{ClientError, WarningClient};
 
 const DEADLINE: Duration = Duration::from_secs(3);
 const PROMPT: Duration = Duration::from_millis(500);
-
-fn body(token: &str, uuid: &str) -> EnrolBody {
-    EnrolBody {
-        token: token.to_string(),
-        uuid: uuid.to_string(),
-        public_key: Some(rcgen::KeyPair::generate().unwrap().public_key_pem()),
-        csr: None,
-    }
-}
 
 /// Awaits `step`, asserting it finishes promptly; returns its output.
 async fn prompt<T>(what: &str, step: impl std::future::Future<Output = T>) -> T {
@@ -65,7 +55,7 @@ async fn pki_operations_stay_prompt_while_an_enrolment_waits_on_a_silent_peer() 
     let token = centre.pki.issue_token(&device, ttl).await.unwrap().secret;
     let started = Instant::now();
     let stuck = {
-        let (client, body) = (client.clone(), body(&token, &device));
+        let (client, body) = (client.clone(), enrol_body(&token, &device));
         tokio::spawn(async move { client.enrol(&body).await })
     };
     // Let it reach its ledger read.
@@ -94,7 +84,11 @@ async fn pki_operations_stay_prompt_while_an_enrolment_waits_on_a_silent_peer() 
         .await
         .unwrap();
     // The stuck enrolment reserved its token: a second try with it is told so at once.
-    let again = prompt("second enrolment", client.enrol(&body(&token, &device))).await;
+    let again = prompt(
+        "second enrolment",
+        client.enrol(&enrol_body(&token, &device)),
+    )
+    .await;
     assert!(
         matches!(&again, Err(ClientError::Refused { status, body }) if status.as_u16() == 403 && body.error.contains("already used")),
         "{again:?}"
@@ -120,7 +114,7 @@ async fn pki_operations_stay_prompt_while_an_enrolment_waits_on_a_silent_peer() 
         "the enrolment ended after {took:?}, deadline {DEADLINE:?}"
     );
     // Given back: the same token is not "already used" now, it meets the same silent peer.
-    let retry = client.enrol(&body(&token, &device)).await;
+    let retry = client.enrol(&enrol_body(&token, &device)).await;
     assert!(
         matches!(&retry, Err(ClientError::Refused { status, .. }) if status.as_u16() == 503),
         "{retry:?}"

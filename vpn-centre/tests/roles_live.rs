@@ -13,7 +13,7 @@ use common::sample;
 use device_record::{DeviceRequest, NodeType};
 use fabric_client::Contract;
 use hyper::StatusCode;
-use test_support::fabric::{LiveNetwork, unique_uuid, unique_virtual_ip};
+use test_support::fabric::{LiveNetwork, unique_network, unique_uuid, unique_virtual_ip};
 use vpn_centre::autoban::AutoBanPolicy;
 use vpn_centre::fabric_registry::FabricRegistry;
 use vpn_pki::Role;
@@ -29,12 +29,8 @@ async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let net = LiveNetwork::get();
     let registry = FabricRegistry::from_settings(&net.settings("Org1", "admin")).unwrap();
-    // A random /64 under fd5f::/16: leases no other run holds on the shared ledger.
-    let ip: std::net::Ipv6Addr = unique_virtual_ip().parse().unwrap();
-    let s = ip.segments();
-    let pool = format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        .parse()
-        .unwrap();
+    // A random /64: leases no other run holds on the shared ledger.
+    let pool = unique_network();
     let policy = AutoBanPolicy::default();
     let centre = Centre::start_leasing(dir.path(), policy, Arc::new(registry), vec![pool]).await;
     World {

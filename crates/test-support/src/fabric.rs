@@ -135,6 +135,23 @@ pub fn unique_virtual_ip() -> String {
     format!("fd5f:{}", groups.join(":"))
 }
 
+/// A random /64 under fd5f::/16 (e.g. parsed as a `vpn_pki::Cidr`) for one VPN Centre to lease
+/// from: the shared ledger keeps virtual IPs unique across every device ever registered, so a
+/// fixed pool would collide with earlier runs.
+pub fn unique_network<T>() -> T
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let ip: std::net::Ipv6Addr = unique_virtual_ip()
+        .parse()
+        .unwrap_or_else(|e| panic!("unique_virtual_ip is not IPv6: {e}"));
+    let s = ip.segments();
+    let text = format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]);
+    text.parse()
+        .unwrap_or_else(|e| panic!("{text} does not parse as a network: {e}"))
+}
+
 fn random_bytes<const N: usize>() -> [u8; N] {
     use std::io::Read;
     let mut buf = [0u8; N];

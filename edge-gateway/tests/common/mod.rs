@@ -1,5 +1,5 @@
 //! Shared test fixtures: a test CA, the validator test double, the real fog path, the validator
-//! binary, config files, process guards.
+//! binary, config files, process guards, a plain HTTP GET.
 #![allow(dead_code)]
 
 pub mod real_fog;
@@ -175,4 +175,15 @@ impl Drop for ChildGuard {
             let _ = child.wait();
         }
     }
+}
+
+/// `GET path` over plain HTTP/1.1 on `addr`; the whole response, status line and headers included.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut text = String::new();
+    tcp.read_to_string(&mut text).await.unwrap();
+    text
 }

@@ -14,7 +14,7 @@ use fabric_client::Contract;
 use fog_validator::{Config, FabricRegistryFeed, RunningValidator};
 use signed_message::Algorithm;
 use test_doubles::TestDevice;
-use test_support::fabric::{LiveNetwork, unique_virtual_ip};
+use test_support::fabric::{LiveNetwork, unique_network, unique_virtual_ip};
 use vpn_centre::autoban::AutoBanPolicy;
 use vpn_centre::enforcement::Enforcement;
 use vpn_centre::fabric_registry::FabricRegistry;
@@ -66,15 +66,6 @@ impl Drop for Deployment {
     fn drop(&mut self) {
         self.tasks.iter().for_each(|t| t.abort());
     }
-}
-
-/// A random /64 under fd5f::/16, so this centre's leases collide with no one's on the ledger.
-fn unique_pool() -> vpn_pki::Cidr {
-    let ip: std::net::Ipv6Addr = unique_virtual_ip().parse().unwrap();
-    let s = ip.segments();
-    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        .parse()
-        .unwrap()
 }
 
 async fn register(admin: Contract, device: DeviceRequest) {
@@ -130,7 +121,7 @@ impl Deployment {
             Arc::new(FabricRegistry::from_settings(&net.settings("Org1", "admin")).unwrap());
         let settings = PkiSettings {
             dir: dir.path().join("pki"),
-            networks: vec![unique_pool()],
+            networks: vec![unique_network::<vpn_pki::Cidr>()],
             enrolment: vpn_pki::EnrolmentConfig::default(),
         };
         let pki = Arc::new(

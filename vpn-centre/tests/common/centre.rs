@@ -29,6 +29,16 @@ pub struct Centre<R = MemoryRegistry> {
     _listening: Listening,
 }
 
+/// An enrolment request for `uuid` with `token` and a freshly generated public key.
+pub fn enrol_body(token: &str, uuid: &str) -> EnrolBody {
+    EnrolBody {
+        token: token.to_string(),
+        uuid: uuid.to_string(),
+        public_key: Some(rcgen::KeyPair::generate().unwrap().public_key_pem()),
+        csr: None,
+    }
+}
+
 /// A registry record of `node_type` that has not enrolled yet (no virtual IP).
 pub fn unenrolled(uuid: &str, node_type: NodeType) -> DeviceRecord {
     DeviceRecord {
